@@ -1,0 +1,374 @@
+//! HTTP exchanges with a FLUX service: one reqwest client per target, a whole-exchange deadline,
+//! a body-size cap, and classification of every failure into an [`Outcome`].
+
+use crate::outcome::Outcome;
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::time::Duration;
+use tokio::time::Instant;
+use url::Url;
+
+/// Longest error message kept for a report (never used as a label).
+pub const MAX_ERROR_CHARS: usize = 300;
+
+/// How to reach one target.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub base_url: Url,
+    /// Extra request headers ("Authorization: Bearer …"); values are never logged.
+    pub headers: Vec<(String, String)>,
+    /// Default deadline of one exchange (connect + headers + body).
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Bodies longer than this end the exchange as `body_too_large`.
+    pub max_body_bytes: usize,
+    /// Idle connections kept per host.
+    pub pool_max_idle_per_host: usize,
+}
+
+impl ClientConfig {
+    pub fn new(base_url: Url) -> Self {
+        Self {
+            base_url,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(300),
+            connect_timeout: Duration::from_secs(10),
+            max_body_bytes: 4 * 1024 * 1024,
+            pool_max_idle_per_host: 64,
+        }
+    }
+}
+
+/// A client that cannot be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid header {name:?}: {reason}")]
+    Header { name: String, reason: String },
+    #[error("URL {0:?} cannot be a base URL (it needs http:// or https:// and a host)")]
+    BadUrl(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[from] reqwest::Error),
+}
+
+/// A complete HTTP answer (any status).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub status: u16,
+    pub body: Bytes,
+    pub sent: Instant,
+    pub first_byte: Instant,
+    pub done: Instant,
+}
+
+/// An exchange that produced no complete answer.
+#[derive(Debug, Clone)]
+pub struct ExchangeError {
+    pub outcome: Outcome,
+    pub message: String,
+    pub status: Option<u16>,
+    pub sent: Instant,
+    pub first_byte: Option<Instant>,
+    pub done: Instant,
+    /// Bytes of body received before the failure.
+    pub bytes: u64,
+}
+
+/// The client of one FLUX target.
+#[derive(Debug, Clone)]
+pub struct FluxClient {
+    http: reqwest::Client,
+    base: Url,
+    timeout: Duration,
+    max_body_bytes: usize,
+}
+
+/// Parses "Name: value" into a header pair.
+pub fn parse_header_arg(s: &str) -> Result<(String, String), ClientError> {
+    match s.split_once(':') {
+        Some((n, v)) if !n.trim().is_empty() => Ok((n.trim().to_string(), v.trim().to_string())),
+        _ => Err(ClientError::Header {
+            name: s.split(':').next().unwrap_or("").to_string(),
+            reason: "expected 'Name: value'".to_string(),
+        }),
+    }
+}
+
+fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, ClientError> {
+    let mut map = HeaderMap::new();
+    for (n, v) in headers {
+        let name = HeaderName::from_bytes(n.as_bytes()).map_err(|e| ClientError::Header {
+            name: n.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut value = HeaderValue::from_str(v).map_err(|_| ClientError::Header {
+            name: n.clone(),
+            reason: "the value has characters a header cannot carry".to_string(),
+        })?;
+        value.set_sensitive(true);
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// Truncates an error message for reports, on a character boundary.
+pub fn short_message(s: &str) -> String {
+    let s = s.trim();
+    if s.chars().count() <= MAX_ERROR_CHARS {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(MAX_ERROR_CHARS).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Classifies a reqwest error. TLS failures surface as connect errors whose cause names TLS or
+/// certificates; the text is only used to choose among the fixed outcomes.
+pub fn classify_reqwest(e: &reqwest::Error) -> Outcome {
+    if e.is_timeout() {
+        return Outcome::Timeout;
+    }
+    let mut chain = String::new();
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = src {
+        chain.push_str(&s.to_string().to_ascii_lowercase());
+        chain.push(' ');
+        src = s.source();
+    }
+    if chain.contains("certificate") || chain.contains("tls") || chain.contains("handshake") {
+        return Outcome::Tls;
+    }
+    if e.is_connect() {
+        return Outcome::Connect;
+    }
+    Outcome::Transport
+}
+
+fn error_text(e: &reqwest::Error) -> String {
+    let mut text = e.without_url_ref().to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        src = s.source();
+    }
+    short_message(&text)
+}
+
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+impl WithoutUrl for reqwest::Error {
+    /// reqwest's Display names the URL, which may carry credentials; report the kind only.
+    fn without_url_ref(&self) -> String {
+        let kind = if self.is_timeout() {
+            "timed out"
+        } else if self.is_connect() {
+            "connection failed"
+        } else if self.is_body() {
+            "error reading the body"
+        } else if self.is_decode() {
+            "error decoding the body"
+        } else if self.is_redirect() {
+            "too many redirects"
+        } else if self.is_request() {
+            "request failed"
+        } else {
+            "HTTP error"
+        };
+        kind.to_string()
+    }
+}
+
+impl FluxClient {
+    pub fn new(cfg: &ClientConfig) -> Result<FluxClient, ClientError> {
+        if !matches!(cfg.base_url.scheme(), "http" | "https") || cfg.base_url.host().is_none() {
+            return Err(ClientError::BadUrl(cfg.base_url.to_string()));
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(header_map(&cfg.headers)?)
+            .user_agent(concat!("fluxprobe/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(cfg.connect_timeout)
+            .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()?;
+        let mut base = cfg.base_url.clone();
+        let trimmed = base.path().trim_end_matches('/').to_string();
+        base.set_path(&trimmed);
+        Ok(FluxClient {
+            http,
+            base,
+            timeout: cfg.timeout,
+            max_body_bytes: cfg.max_body_bytes,
+        })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The URL of a path below the base URL (keeps a base path such as /flux).
+    pub fn url(&self, path: &str) -> Url {
+        let mut u = self.base.clone();
+        let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
+        u.set_path(&joined);
+        u
+    }
+
+    /// The base URL without credentials, for display.
+    pub fn display_url(&self) -> String {
+        crate::redact::url(&self.base)
+    }
+
+    /// GET a path, with the client's default deadline.
+    pub async fn get(&self, path: &str) -> Result<Exchange, ExchangeError> {
+        let deadline = Instant::now() + self.timeout;
+        self.exchange(self.http.get(self.url(path)), deadline).await
+    }
+
+    /// GET with an explicit deadline.
+    pub async fn get_until(
+        &self,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<Exchange, ExchangeError> {
+        self.exchange(self.http.get(self.url(path)), deadline).await
+    }
+
+    /// POST a JSON body, with extra per-request headers (trace context) and a deadline.
+    pub async fn post_json<T: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &T,
+        extra: &HeaderMap,
+        deadline: Instant,
+    ) -> Result<Exchange, ExchangeError> {
+        let req = self
+            .http
+            .post(self.url(path))
+            .headers(extra.clone())
+            .json(body);
+        self.exchange(req, deadline).await
+    }
+
+    /// Runs one exchange to completion or to the deadline, whichever comes first.
+    pub async fn exchange(
+        &self,
+        req: reqwest::RequestBuilder,
+        deadline: Instant,
+    ) -> Result<Exchange, ExchangeError> {
+        let sent = Instant::now();
+        let mut first_byte: Option<Instant> = None;
+        let mut status: Option<u16> = None;
+        let mut received: u64 = 0;
+        let cap = self.max_body_bytes;
+        let result = tokio::time::timeout_at(deadline, async {
+            let mut resp = req
+                .send()
+                .await
+                .map_err(|e| (classify_reqwest(&e), error_text(&e)))?;
+            first_byte = Some(Instant::now());
+            status = Some(resp.status().as_u16());
+            if let Some(len) = resp.content_length()
+                && len > cap as u64
+            {
+                return Err((
+                    Outcome::BodyTooLarge,
+                    format!("Content-Length {len} exceeds the cap of {cap} bytes"),
+                ));
+            }
+            let mut buf = BytesMut::new();
+            loop {
+                match resp.chunk().await {
+                    Ok(Some(chunk)) => {
+                        received += chunk.len() as u64;
+                        if buf.len() + chunk.len() > cap {
+                            return Err((
+                                Outcome::BodyTooLarge,
+                                format!("body exceeds the cap of {cap} bytes"),
+                            ));
+                        }
+                        buf.extend_from_slice(&chunk);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let outcome = match classify_reqwest(&e) {
+                            Outcome::Timeout => Outcome::Timeout,
+                            _ => Outcome::Transport,
+                        };
+                        return Err((outcome, error_text(&e)));
+                    }
+                }
+            }
+            Ok(buf.freeze())
+        })
+        .await;
+        let done = Instant::now();
+        match result {
+            Ok(Ok(body)) => Ok(Exchange {
+                status: status.unwrap_or(0),
+                body,
+                sent,
+                first_byte: first_byte.unwrap_or(done),
+                done,
+            }),
+            Ok(Err((outcome, message))) => Err(ExchangeError {
+                outcome,
+                message,
+                status,
+                sent,
+                first_byte,
+                done,
+                bytes: received,
+            }),
+            Err(_) => Err(ExchangeError {
+                outcome: Outcome::Timeout,
+                message: if first_byte.is_some() {
+                    "timed out reading the body".to_string()
+                } else {
+                    "timed out waiting for the response headers".to_string()
+                },
+                status,
+                sent,
+                first_byte,
+                done,
+                bytes: received,
+            }),
+        }
+    }
+}
+
+impl FluxClient {
+    /// GETs a status endpoint and parses it as a JSON object. A non-2xx status or a body that is
+    /// not a JSON object is an error with the matching outcome.
+    pub async fn fetch_status(
+        &self,
+        endpoint: super::StatusEndpoint,
+        deadline: Instant,
+    ) -> Result<(super::wire::Body, Exchange), ExchangeError> {
+        let ex = self.get_until(endpoint.path(), deadline).await?;
+        let fail = |outcome: Outcome, message: String| ExchangeError {
+            outcome,
+            message,
+            status: Some(ex.status),
+            sent: ex.sent,
+            first_byte: Some(ex.first_byte),
+            done: ex.done,
+            bytes: ex.body.len() as u64,
+        };
+        if !(200..300).contains(&ex.status) {
+            let detail = super::wire::Body::parse(&ex.body)
+                .ok()
+                .and_then(|b| super::wire::error_detail(&b))
+                .unwrap_or_default();
+            return Err(fail(
+                Outcome::from_http_status(ex.status),
+                short_message(&format!("HTTP {} {}", ex.status, detail)),
+            ));
+        }
+        match super::wire::Body::parse(&ex.body) {
+            Ok(body) => Ok((body, ex)),
+            Err(e) => Err(fail(Outcome::InvalidBody, e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The command line: clap definitions of every subcommand. Handlers live in the modules they
+//! drive (`bench`, `serve`, `sim`); this file only says what a user can type.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Throughput tester and continuous prober for FLUX image-generation APIs.
+#[derive(Debug, Parser)]
+#[command(name = "fluxprobe", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log format: human-readable text or JSON lines.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "FLUXPROBE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Log filter, in tracing's EnvFilter syntax (also RUST_LOG).
+    #[arg(long, global = true, env = "FLUXPROBE_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+pub enum Command {
+    /// One-shot throughput test: N requests at concurrency C (or a rate for a duration).
+    Bench(BenchArgs),
+    /// Print the report of a saved results file (fluxprobe's or the seed tool's).
+    Report(ReportArgs),
+    /// Run the continuous prober and its /metrics endpoint.
+    Serve(ServeArgs),
+    /// Check a serve configuration file and exit (0 valid, 2 invalid).
+    CheckConfig(CheckConfigArgs),
+    /// Run the simulated FLUX API.
+    Simulate(SimulateArgs),
+    /// Ask a running `fluxprobe serve` whether it is healthy (for container health checks).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Which phase(s) a bench runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestType {
+    /// N × POST /generate, at most C in flight.
+    Concurrent,
+    /// POST /submit-request, then poll /request-status/{id}.
+    Queue,
+    /// concurrent, then queue.
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+/// `--seed N` or `--seed random`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedArg {
+    Fixed(u64),
+    Random,
+}
+
+impl std::str::FromStr for SeedArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("random") {
+            return Ok(SeedArg::Random);
+        }
+        s.parse::<u64>()
+            .map(SeedArg::Fixed)
+            .map_err(|_| format!("expected a whole number or 'random', got {s:?}"))
+    }
+}
+
+/// Parses "300s", "5m", "1.5s", or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+        return Err(format!("{s:?} is not a valid duration"));
+    }
+    humantime::parse_duration(t).map_err(|e| format!("{s:?} is not a valid duration: {e}"))
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Base URL of the FLUX API.
+    #[arg(
+        long,
+        default_value = "http://localhost:8000",
+        conflicts_with = "simulate"
+    )]
+    pub url: String,
+    /// Run against the built-in simulated API, in process (no GPU server needed).
+    #[arg(long)]
+    pub simulate: bool,
+    /// Simulated GPUs (with --simulate).
+    #[arg(long, default_value_t = 1, requires = "simulate")]
+    pub sim_gpus: u32,
+    /// Simulator time scale (with --simulate): 1 = real timings, 0.01 = 100× faster, 0 = instant.
+    #[arg(long, default_value_t = 1.0, requires = "simulate")]
+    pub sim_time_scale: f64,
+    /// Number of requests (closed loop).
+    #[arg(long, default_value_t = 10)]
+    pub requests: u64,
+    /// Most requests in flight at once.
+    #[arg(long, default_value_t = 3)]
+    pub concurrent: u32,
+    /// Open loop: send this many requests per second on schedule, whatever the answers (needs --duration).
+    #[arg(long, requires = "duration")]
+    pub rate: Option<f64>,
+    /// Open loop: how long to send for (e.g. 60s, 5m).
+    #[arg(long, value_parser = parse_duration, requires = "rate")]
+    pub duration: Option<Duration>,
+    /// Which test to run.
+    #[arg(long, value_enum, default_value_t = TestType::Concurrent)]
+    pub test_type: TestType,
+    /// Save the results as JSON (default name throughput_test_results_YYYYMMDD_HHMMSS.json).
+    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    pub save: Option<String>,
+    /// Draw the charts (PNG or SVG by extension; default throughput_test_results.png).
+    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    pub plot: Option<String>,
+    /// Per-request timeout (whole exchange; queue mode: submit to completion).
+    #[arg(long, value_parser = parse_duration, default_value = "300s")]
+    pub timeout: Duration,
+    /// Prompt to send.
+    #[arg(long, conflicts_with = "prompts")]
+    pub prompt: Option<String>,
+    /// File of prompts, one per line, used in turn.
+    #[arg(long)]
+    pub prompts: Option<PathBuf>,
+    /// Inference steps requested.
+    #[arg(long, default_value_t = 10)]
+    pub steps: u32,
+    /// Guidance scale requested.
+    #[arg(long, default_value_t = 4.0)]
+    pub guidance: f64,
+    /// Image width.
+    #[arg(long, default_value_t = 512)]
+    pub width: u32,
+    /// Image height.
+    #[arg(long, default_value_t = 512)]
+    pub height: u32,
+    /// Seed: a number, or 'random' for a new one per request (default: none sent).
+    #[arg(long)]
+    pub seed: Option<SeedArg>,
+    /// Extra request header 'Name: value' (repeatable; values are never printed or saved).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Requests sent first and left out of the statistics.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
+    /// Service-level objectives, e.g. 'p95<8s,success>=0.99' (exit code 3 when one is missed).
+    #[arg(long)]
+    pub slo: Option<String>,
+    /// Queue mode: time between status polls.
+    #[arg(long, value_parser = parse_duration, default_value = "250ms")]
+    pub poll_interval: Duration,
+    /// Open loop: most requests in flight; a send past it is skipped and counted.
+    #[arg(long, default_value_t = 1000)]
+    pub max_in_flight: u32,
+    /// Report language.
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
+    /// Print a machine-readable summary on stdout instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+    /// Ctrl-C: how long in-flight requests may still finish.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub grace: Duration,
+    /// Body-size cap per response.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Skip the status checks before the run.
+    #[arg(long)]
+    pub no_status: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A results file: fluxprobe's or the seed tool's.
+    pub file: PathBuf,
+    /// Also draw the charts to this file (PNG or SVG).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Print the machine-readable summary instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Configuration file (YAML).
+    #[arg(long, short = 'c', env = "FLUXPROBE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Probe the built-in simulated API (a demo with no configuration needed).
+    #[arg(long)]
+    pub simulate: bool,
+    /// Address for /metrics and the status page (overrides the config).
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckConfigArgs {
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The daemon's address.
+    #[arg(long, default_value = "http://127.0.0.1:9464")]
+    pub url: String,
+    #[arg(long, value_parser = parse_duration, default_value = "3s")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiVersion {
+    /// The older "FLUX API" (FP4): steps and guidance fixed, no /ready.
+    V1,
+    /// The newer "Diffusion API": validation, /ready and /live.
+    V2,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: String,
+    /// Simulated GPUs (each serves one generation at a time).
+    #[arg(long, default_value_t = 1)]
+    pub gpus: u32,
+    /// 1 = real timings, 0.01 = 100× faster, 0 = instant.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Which generation of the API to imitate.
+    #[arg(long, value_enum, default_value_t = ApiVersion::V1)]
+    pub api_version: ApiVersion,
+    /// Fraction of generations that fail with a 500.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Fraction of requests that never answer.
+    #[arg(long, default_value_t = 0.0)]
+    pub hang_rate: f64,
+    /// Fraction of requests whose connection is reset mid-answer.
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Fraction of generate answers with a malformed body.
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_rate: f64,
+    /// Fraction of generate answers with a huge body.
+    #[arg(long, default_value_t = 0.0)]
+    pub huge_body_rate: f64,
+    /// Model loading time at start (unscaled seconds); /health says model_loading until then.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub slow_start: Duration,
+    /// Queue capacity of /submit-request (max_queue_size).
+    #[arg(long, default_value_t = 100)]
+    pub max_queue_size: u32,
+    /// VRAM growth per generation in MiB (a leak), to exercise VRAM alerts.
+    #[arg(long, default_value_t = 0.0)]
+    pub vram_leak_mib: f64,
+    /// Seed of the fault dice (reproducible runs).
+    #[arg(long, default_value_t = 1)]
+    pub rng_seed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seed_tool_options_parse() {
+        let cli = Cli::try_parse_from([
+            "fluxprobe",
+            "bench",
+            "--url",
+            "http://gpu:8000",
+            "--requests",
+            "50",
+            "--concurrent",
+            "5",
+            "--test-type",
+            "both",
+            "--save",
+            "--plot",
+        ])
+        .unwrap();
+        let Command::Bench(b) = cli.command else {
+            panic!("not bench")
+        };
+        assert_eq!(b.requests, 50);
+        assert_eq!(b.concurrent, 5);
+        assert_eq!(b.test_type, TestType::Both);
+        assert_eq!(b.save.as_deref(), Some(""));
+        assert_eq!(b.plot.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn durations_and_seeds() {
+        assert_eq!(parse_duration("300s").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert_eq!("random".parse::<SeedArg>().unwrap(), SeedArg::Random);
+        assert_eq!("42".parse::<SeedArg>().unwrap(), SeedArg::Fixed(42));
+        assert!("x".parse::<SeedArg>().is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! `fluxprobe serve`: the continuous prober and its Prometheus / OTLP exporter.
+
+use crate::cli::{CheckConfigArgs, HealthcheckArgs, ServeArgs};
+use crate::exit::Exit;
+
+pub async fn run_cli(_args: ServeArgs) -> anyhow::Result<Exit> {
+    anyhow::bail!("serve is being built")
+}
+
+pub async fn check_config_cli(_args: CheckConfigArgs) -> anyhow::Result<Exit> {
+    anyhow::bail!("check-config is being built")
+}
+
+pub async fn healthcheck_cli(_args: HealthcheckArgs) -> anyhow::Result<Exit> {
+    anyhow::bail!("healthcheck is being built")
+}
