@@ -7,7 +7,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn recorded_runs() -> Option<Vec<PathBuf>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/flux-api/recorded-runs");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/flux-api/recorded-runs");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("skipped: {} is not there", dir.display());
         return None;
@@ -50,7 +51,10 @@ fn expected(file: &Path) -> Expected {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let results = v["test_results"].as_array().unwrap();
     let ok: Vec<&Value> = results.iter().filter(|r| r["success"] == true).collect();
-    let mut rt: Vec<f64> = ok.iter().map(|r| r["response_time"].as_f64().unwrap()).collect();
+    let mut rt: Vec<f64> = ok
+        .iter()
+        .map(|r| r["response_time"].as_f64().unwrap())
+        .collect();
     rt.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = rt.len();
     let mean = rt.iter().sum::<f64>() / n as f64;
@@ -64,7 +68,10 @@ fn expected(file: &Path) -> Expected {
     let ends = results.iter().map(|r| r["end_time"].as_f64().unwrap());
     let wall = ends.fold(f64::MIN, f64::max) - starts.fold(f64::MAX, f64::min);
     let rank = |p: usize| rt[(p * n).div_ceil(100).max(1) - 1];
-    let mut gens: Vec<f64> = ok.iter().filter_map(|r| r["generation_time"].as_f64()).collect();
+    let mut gens: Vec<f64> = ok
+        .iter()
+        .filter_map(|r| r["generation_time"].as_f64())
+        .collect();
     gens.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let g = gens.len();
     Expected {
@@ -144,7 +151,10 @@ fn json_summary_equals_an_independent_computation() {
         }
         assert!(close(s["wall_time_seconds"].as_f64().unwrap(), e.wall));
         assert!(close(s["throughput_rps"].as_f64().unwrap(), e.throughput));
-        assert!(close(s["generation_time"]["mean"].as_f64().unwrap(), e.gen_mean));
+        assert!(close(
+            s["generation_time"]["mean"].as_f64().unwrap(),
+            e.gen_mean
+        ));
         assert_eq!(v["fluxprobe"]["percentile_method"], "nearest-rank");
     }
 }
@@ -152,7 +162,10 @@ fn json_summary_equals_an_independent_computation() {
 #[test]
 fn run_092002_has_the_known_figures() {
     let Some(files) = recorded_runs() else { return };
-    let Some(f) = files.iter().find(|p| p.to_string_lossy().contains("092002")) else {
+    let Some(f) = files
+        .iter()
+        .find(|p| p.to_string_lossy().contains("092002"))
+    else {
         eprintln!("skipped: no 092002 run");
         return;
     };
@@ -183,7 +196,10 @@ fn run_092002_has_the_known_figures() {
     let en = run(&["report", f.to_str().unwrap()]);
     assert!(en.contains("mean 4.8551 s · median 5.3871 s · min 1.8226 s · max 5.4214 s · std dev 1.2033 s (n = 10)"), "{en}");
     assert!(en.contains("🚚 Throughput: 0.5562 requests/s"), "{en}");
-    assert!(en.contains("p99 from 10 requests is just the maximum"), "{en}");
+    assert!(
+        en.contains("p99 from 10 requests is just the maximum"),
+        "{en}"
+    );
 }
 
 #[test]
@@ -196,7 +212,10 @@ fn text_report_prints_the_independent_figures() {
             format!("   总请求数: {}", e.n),
             format!("   成功请求: {}", e.n - e.failed),
             format!("   失败请求: {}", e.failed),
-            format!("   成功率: {:.2}%", (e.n - e.failed) as f64 * 100.0 / e.n as f64),
+            format!(
+                "   成功率: {:.2}%",
+                (e.n - e.failed) as f64 * 100.0 / e.n as f64
+            ),
             format!("   总耗时: {:.2}秒", e.wall),
             format!("   吞吐量: {:.2} 请求/秒", e.throughput),
             format!("   平均响应时间: {:.2}秒", e.mean),
@@ -211,7 +230,11 @@ fn text_report_prints_the_independent_figures() {
                 e.p50, e.p90, e.p95, e.p99
             ),
         ] {
-            assert!(zh.lines().any(|l| l == line), "{}: missing {line:?} in\n{zh}", f.display());
+            assert!(
+                zh.lines().any(|l| l == line),
+                "{}: missing {line:?} in\n{zh}",
+                f.display()
+            );
         }
         for (id, rt) in &e.response_times {
             let row = zh
@@ -223,8 +246,14 @@ fn text_report_prints_the_independent_figures() {
             assert_eq!(cells[2], format!("{rt:.2}"), "{row}");
         }
         let en = run(&["report", f.to_str().unwrap()]);
-        assert!(en.lines().any(|l| l == format!("   Mean response time: {:.2} s", e.mean)));
-        assert!(en.lines().any(|l| l == format!("   Throughput: {:.2} requests/s", e.throughput)));
+        assert!(
+            en.lines()
+                .any(|l| l == format!("   Mean response time: {:.2} s", e.mean))
+        );
+        assert!(
+            en.lines()
+                .any(|l| l == format!("   Throughput: {:.2} requests/s", e.throughput))
+        );
     }
 }
 
@@ -238,8 +267,10 @@ fn a_file_fluxprobe_wrote_reads_back_the_same() {
         fluxprobe::bench::results::save(&seed, &ours).unwrap();
         assert_eq!(fluxprobe::bench::results::read_file(&ours).unwrap(), seed);
         // Same figures from both files, through the command.
-        let a: Value = serde_json::from_str(&run(&["report", f.to_str().unwrap(), "--json"])).unwrap();
-        let b: Value = serde_json::from_str(&run(&["report", ours.to_str().unwrap(), "--json"])).unwrap();
+        let a: Value =
+            serde_json::from_str(&run(&["report", f.to_str().unwrap(), "--json"])).unwrap();
+        let b: Value =
+            serde_json::from_str(&run(&["report", ours.to_str().unwrap(), "--json"])).unwrap();
         assert_eq!(a["summary"], b["summary"]);
     }
 }

@@ -15,6 +15,8 @@ pub async fn run_cli(_args: BenchArgs) -> anyhow::Result<Exit> {
 
 /// `fluxprobe report FILE`: the text report (or `--json` summary) of a saved results file,
 /// fluxprobe's or the seed tool's. A file that cannot be read as results is a usage error.
+/// When the run had objectives (`--slo`), they are judged again and shown; the exit code stays
+/// 0 (it is `bench` that fails a run on them).
 pub async fn report_cli(args: ReportArgs) -> anyhow::Result<Exit> {
     let results = results::read_file(&args.file).map_err(|e| UsageError(e.to_string()))?;
     if let Some(path) = &args.plot {
@@ -25,7 +27,20 @@ pub async fn report_cli(args: ReportArgs) -> anyhow::Result<Exit> {
         s.push('\n');
         s
     } else {
-        report::render_report(&results, args.lang)
+        let mut text = report::render_report(&results, args.lang);
+        if let Some(expr) = &results.config.slo {
+            match slo::Slo::parse(expr) {
+                Ok(objectives) => {
+                    text.push('\n');
+                    text.push_str(&slo::render(
+                        &slo::evaluate_results(&objectives, &results),
+                        args.lang,
+                    ));
+                }
+                Err(e) => tracing::warn!("objectives saved in the file are not readable: {e}"),
+            }
+        }
+        text
     };
     print!("{out}");
     Ok(Exit::Ok)

@@ -368,6 +368,14 @@ pub fn evaluate(slo: &Slo, s: &PhaseSummary) -> SloReport {
     }
 }
 
+/// Judges every clause against every phase of a run.
+pub fn evaluate_results(slo: &Slo, results: &crate::bench::model::BenchResults) -> Vec<SloReport> {
+    crate::bench::summary::summarize(results)
+        .iter()
+        .map(|s| evaluate(slo, s))
+        .collect()
+}
+
 /// The verdict of several phases: the worst of them.
 pub fn overall(reports: &[SloReport]) -> Verdict {
     reports
@@ -579,6 +587,39 @@ mod tests {
             v,
             vec![Verdict::Pass, Verdict::Pass, Verdict::Fail, Verdict::Pass]
         );
+    }
+
+    #[test]
+    fn every_phase_is_judged() {
+        use crate::bench::summary::tests::results_of;
+        let fast = phase(
+            vec![rec(0, 0.0, 0.0, 1.0, Outcome::Success)],
+            Load::Closed {
+                requests: 1,
+                concurrency: 1,
+            },
+        );
+        let mut slow = phase(
+            vec![rec(0, 0.0, 0.0, 9.0, Outcome::Success)],
+            Load::Closed {
+                requests: 1,
+                concurrency: 1,
+            },
+        );
+        slow.test_type = crate::probe::ProbeMode::Queue;
+        let reports = evaluate_results(
+            &Slo::parse("max<5s").unwrap(),
+            &results_of(vec![fast, slow]),
+        );
+        let v: Vec<(&str, Verdict)> = reports
+            .iter()
+            .map(|r| (r.phase.as_str(), r.verdict))
+            .collect();
+        assert_eq!(
+            v,
+            vec![("concurrent", Verdict::Pass), ("queue", Verdict::Fail)]
+        );
+        assert_eq!(overall(&reports), Verdict::Fail);
     }
 
     #[test]
