@@ -147,7 +147,7 @@ const WIDTHS: [usize; 5] = [10, 8, 13, 13, 13];
 fn header(lang: Lang) -> String {
     match lang {
         Lang::Zh => HEADER_ZH.to_string(),
-        Lang::En => ["Request", "Status", "Response(s)", "Generation(s)", "VRAM"]
+        Lang::En => ["Request", "Status", "Response(s)", "Gen time(s)", "VRAM"]
             .iter()
             .zip(WIDTHS)
             .map(|(h, w)| pad(h, w))

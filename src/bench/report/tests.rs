@@ -99,7 +99,7 @@ fn english_table_header_lines_up_with_rows() {
         |line: &str, needle: &str| text::display_width(&line[..line.find(needle).unwrap()]);
     assert_eq!(col_of(header, "Status"), col_of(row, "✅"));
     assert_eq!(col_of(header, "Response(s)"), col_of(row, "2.00"));
-    assert_eq!(col_of(header, "Generation(s)"), col_of(row, "1.50"));
+    assert_eq!(col_of(header, "Gen time(s)"), col_of(row, "1.50"));
     assert_eq!(col_of(header, "VRAM"), col_of(row, "8.5GB"));
 }
 
