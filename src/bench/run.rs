@@ -71,7 +71,7 @@ impl Shared {
         self: &Arc<Self>,
         set: &mut JoinSet<ProbeRecord>,
         spec: ProbeSpec,
-        intended: Instant,
+        intended: Option<Instant>,
         seq: u64,
         warmup: bool,
         permit: Option<OwnedSemaphorePermit>,
@@ -215,14 +215,7 @@ async fn closed_loop(
             p = Arc::clone(&permits).acquire_owned() => p.expect("semaphore is never closed"),
         };
         // Closed loop: intended = sent.
-        shared.spawn(
-            set,
-            spec_for(*seq),
-            Instant::now(),
-            *seq,
-            warmup,
-            Some(permit),
-        );
+        shared.spawn(set, spec_for(*seq), None, *seq, warmup, Some(permit));
         *seq += 1;
     }
     0
@@ -242,7 +235,8 @@ async fn open_loop(
     control: &RunControl,
 ) -> (u64, u64) {
     let total = open_loop_count(rate, duration_seconds) + warmup;
-    let t0 = Instant::now();
+    // The schedule starts at the phase clock's zero, so intended offsets are exactly k / rate.
+    let t0 = shared.clock.start;
     let mut skipped = 0;
     for k in 0..total {
         let intended = t0 + Duration::from_secs_f64(k as f64 / rate);
@@ -256,7 +250,7 @@ async fn open_loop(
             shared.progress.skipped();
             continue;
         }
-        shared.spawn(set, spec_for(k), intended, k, k < warmup, None);
+        shared.spawn(set, spec_for(k), Some(intended), k, k < warmup, None);
     }
     (skipped, 0)
 }
