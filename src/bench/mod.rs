@@ -1,6 +1,7 @@
 //! `fluxprobe bench` and `fluxprobe report`: the one-shot throughput test.
 
 pub mod model;
+pub mod plot;
 
 use crate::cli::{BenchArgs, ReportArgs};
 use crate::exit::Exit;
