@@ -46,7 +46,7 @@ pub(super) fn draw<DB: DrawingBackend>(
     let x_hi = b.end() + pad;
     let top = b.counts.iter().copied().max().unwrap_or(1).max(1);
     // Head room for the legend and the notes above the tallest bar.
-    let head = 1.0 + 0.28 + 0.09 * panel.notes.len() as f64;
+    let head = 1.45 + 0.09 * panel.notes.len() as f64;
     let y_hi = ((top as f64 * head).ceil() as u64).max(top + 1);
 
     let mut chart = style::chart(area, theme, panel.caption, x_lo..x_hi, 0u64..y_hi)?;

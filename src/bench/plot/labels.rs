@@ -292,17 +292,21 @@ impl Labels {
     }
 }
 
-/// Seconds with as many decimals as their size deserves: 13.45, 0.123, 0.0042.
+/// A number of seconds (or milliseconds) to four significant digits: 123.5, 13.45, 1.722,
+/// 0.1234, 0.004213; zero is "0".
 pub(super) fn seconds(v: f64) -> String {
     let a = v.abs();
-    if a >= 100.0 {
+    if a == 0.0 {
+        "0".to_string()
+    } else if a >= 100.0 {
         format!("{v:.1}")
-    } else if a >= 1.0 || a == 0.0 {
+    } else if a >= 10.0 {
         format!("{v:.2}")
-    } else if a >= 0.01 {
+    } else if a >= 1.0 {
         format!("{v:.3}")
     } else {
-        format!("{v:.4}")
+        let decimals = (3.0 - a.log10().floor()).min(9.0) as usize;
+        format!("{v:.decimals$}")
     }
 }
 
@@ -349,16 +353,18 @@ mod tests {
     #[test]
     fn numbers_are_short_and_exact_enough() {
         assert_eq!(seconds(13.4549), "13.45");
-        assert_eq!(seconds(0.1234), "0.123");
-        assert_eq!(seconds(0.00421), "0.0042");
-        assert_eq!(seconds(0.0), "0.00");
+        assert_eq!(seconds(1.7224), "1.722");
+        assert_eq!(seconds(0.1234), "0.1234");
+        assert_eq!(seconds(0.0042134), "0.004213");
+        assert_eq!(seconds(0.0), "0");
         assert_eq!(seconds(123.45), "123.5");
         let en = Labels::new(ChartLang::En);
         assert_eq!(en.duration(13.4549), "13.45 s");
         assert_eq!(en.duration(0.01583), "15.83 ms");
         assert_eq!(en.duration(0.2041), "204.1 ms");
-        assert_eq!(en.duration(0.0), "0.00 s");
-        assert_eq!(Labels::new(ChartLang::Zh).duration(2.0), "2.00 秒");
+        assert_eq!(en.duration(0.0), "0 s");
+        assert_eq!(en.duration(0.004213), "4.213 ms");
+        assert_eq!(Labels::new(ChartLang::Zh).duration(2.0), "2.000 秒");
         assert_eq!(rate(0.2211), "0.22");
         assert_eq!(rate(12.345), "12.3");
         assert_eq!(rate(0.0456), "0.046");

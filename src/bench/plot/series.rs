@@ -42,7 +42,7 @@ pub(super) struct PhaseSeries {
     /// Failure count by reason, in the fixed outcome order.
     pub failure_reasons: BTreeMap<Outcome, usize>,
     pub warmup: usize,
-    /// Measured records left out because a timestamp was not a finite number.
+    /// Measured records left out because a timestamp was not a usable number.
     pub unusable: usize,
     /// Seconds from the first intended send to the last answer (0 when nothing was measured).
     pub span: f64,
@@ -79,7 +79,7 @@ impl PhaseSeries {
         let generation_times = successes
             .iter()
             .filter_map(|r| r.generation_time)
-            .filter(|g| g.is_finite())
+            .filter(|g| usable_number(*g))
             .collect();
         let mut failure_reasons = BTreeMap::new();
         for r in usable.iter().filter(|r| !r.is_success()) {
@@ -123,8 +123,16 @@ impl PhaseSeries {
     }
 }
 
+/// Largest timestamp or duration drawn (about 30 000 years): past it, differences could
+/// overflow and the axes would have no finite range.
+const MAX_SECONDS: f64 = 1e12;
+
+fn usable_number(v: f64) -> bool {
+    v.is_finite() && v.abs() < MAX_SECONDS
+}
+
 fn has_finite_times(r: &ProbeRecord) -> bool {
-    r.intended.is_finite() && r.sent.is_finite() && r.done.is_finite()
+    usable_number(r.intended) && usable_number(r.sent) && usable_number(r.done)
 }
 
 /// Arithmetic mean; `None` when empty.
@@ -179,8 +187,9 @@ const MIN_BINS: usize = 5;
 const MAX_BINS: usize = 50;
 
 /// Bins by the Freedman–Diaconis rule (width 2·IQR·n^(−1/3)), √n bins when the IQR is zero,
-/// clamped to [min(n, 5), 50]. All equal values get one bin centred on them. Non-finite values
-/// are ignored; `None` when nothing is left.
+/// clamped to [min(n, 5), min(max(5, ⌈2√n⌉), 50)] — the upper bound keeps a tight cluster
+/// plus an outlier in a small run from becoming fifty one-request slivers. All equal values get
+/// one bin centred on them. Non-finite values are ignored; `None` when nothing is left.
 pub(super) fn bins(values: &[f64]) -> Option<Bins> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
@@ -205,7 +214,8 @@ pub(super) fn bins(values: &[f64]) -> Option<Bins> {
     } else {
         (n as f64).sqrt().ceil() as usize
     };
-    let k = k.clamp(MIN_BINS.min(n), MAX_BINS);
+    let most = ((2.0 * (n as f64).sqrt()).ceil() as usize).clamp(MIN_BINS, MAX_BINS);
+    let k = k.clamp(MIN_BINS.min(n), most);
     let width = range / k as f64;
     let mut counts = vec![0u64; k];
     for x in &v {
@@ -336,25 +346,40 @@ mod tests {
 
     #[test]
     fn freedman_diaconis_by_hand() {
-        // sorted 1..7, 100: q1 = 2.75, q3 = 6.25 (linear), IQR 3.5, n^(1/3) = 2 → width 3.5,
-        // range 99 → ceil(28.29) = 29 bins.
-        let v = [100.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        // 0..=62 and 200 (n = 64): q1 = 15.75, q3 = 47.25 (linear), IQR 31.5, n^(1/3) = 4 →
+        // width 15.75, range 200 → ceil(12.70) = 13 bins (the cap is 2·√64 = 16).
+        let mut v: Vec<f64> = (0..63).map(|i| i as f64).collect();
+        v.push(200.0);
         let b = bins(&v).unwrap();
-        assert_eq!(b.counts.len(), 29);
-        assert_eq!(b.start, 1.0);
-        assert!((b.end() - 100.0).abs() < 1e-9);
-        assert_eq!(b.counts.iter().sum::<u64>(), 8);
+        assert_eq!(b.counts.len(), 13);
+        assert_eq!(b.start, 0.0);
+        assert!((b.end() - 200.0).abs() < 1e-9);
+        assert_eq!(b.counts.iter().sum::<u64>(), 64);
         assert_eq!(*b.counts.last().unwrap(), 1);
-        // every value lies inside the bin that counts it
-        for x in v {
+        // every value lies inside the bin that counts it: recount by edges
+        let mut recount = vec![0u64; b.counts.len()];
+        for x in &v {
             let i = (0..b.counts.len())
                 .find(|&i| {
                     let (l, r) = b.edges(i);
-                    x >= l && (x < r || i == b.counts.len() - 1)
+                    *x >= l && (*x < r || i == b.counts.len() - 1)
                 })
                 .unwrap();
-            assert!(b.counts[i] > 0);
+            recount[i] += 1;
         }
+        assert_eq!(recount, b.counts);
+    }
+
+    #[test]
+    fn small_runs_get_few_bins() {
+        // a tight cluster and two outliers (a real 10-request run): FD asks for ~hundreds of
+        // bins, 2·√10 caps it at 7
+        let v = [5.42, 1.82, 3.61, 5.41, 5.38, 5.38, 5.39, 5.40, 5.41, 5.39];
+        let b = bins(&v).unwrap();
+        assert_eq!(b.counts.len(), 7);
+        assert_eq!(b.counts.iter().sum::<u64>(), 10);
+        assert_eq!(b.counts[0], 1);
+        assert_eq!(*b.counts.last().unwrap(), 8);
     }
 
     #[test]
@@ -426,6 +451,7 @@ mod tests {
         warm.warmup = true;
         let mut broken = rec(9, f64::NAN, 1.0, 2.0, Outcome::Success);
         broken.generation_time = Some(f64::NAN);
+        let huge = rec(10, 1.0, 1.0, 1e300, Outcome::Success);
         let p = phase(vec![
             warm,
             rec(2, 1.0, 1.5, 4.0, Outcome::Success),
@@ -434,10 +460,11 @@ mod tests {
             rec(4, 2.5, 2.5, 2.6, Outcome::Http5xx),
             rec(5, 3.0, 3.0, 3.5, Outcome::Timeout),
             broken,
+            huge,
         ]);
         let s = PhaseSeries::from_phase(&p);
         assert_eq!(s.warmup, 1);
-        assert_eq!(s.unusable, 1);
+        assert_eq!(s.unusable, 2);
         assert_eq!(s.measured(), 5);
         assert_eq!((s.successes, s.failures), (2, 3));
         // start order, times from the first intended send (1.0)
