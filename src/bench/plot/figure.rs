@@ -97,15 +97,16 @@ impl<'a> Figure<'a> {
     ) -> Result<(), PlotError> {
         let (w, _) = area.dim_in_pixel();
         let center = (w / 2) as i32;
-        let title_style = self
-            .theme
-            .anchored(TITLE_SIZE, INK, HPos::Center, VPos::Top);
-        area.draw(&Text::new(self.title(), (center, 16), title_style))
+        let room = w.saturating_sub(48);
+        let title = self.title();
+        let size = style::fitting_size(area, &self.theme, &title, TITLE_SIZE, room)?;
+        let title_style = self.theme.anchored(size, INK, HPos::Center, VPos::Top);
+        area.draw(&Text::new(title, (center, 16), title_style))
             .map_err(drawing)?;
-        let sub_style = self
-            .theme
-            .anchored(SUBTITLE_SIZE, MUTED, HPos::Center, VPos::Top);
-        area.draw(&Text::new(self.subtitle(), (center, 62), sub_style))
+        let subtitle = self.subtitle();
+        let size = style::fitting_size(area, &self.theme, &subtitle, SUBTITLE_SIZE, room)?;
+        let sub_style = self.theme.anchored(size, MUTED, HPos::Center, VPos::Top);
+        area.draw(&Text::new(subtitle, (center, 62), sub_style))
             .map_err(drawing)?;
         Ok(())
     }
@@ -129,9 +130,8 @@ impl<'a> Figure<'a> {
             self.phase_counts(phase, series)
         );
         let color = if series.failures > 0 { FAILURE } else { INK };
-        let st = self
-            .theme
-            .anchored(PHASE_SIZE, color, HPos::Center, VPos::Center);
+        let size = style::fitting_size(area, &self.theme, &text, PHASE_SIZE, w.saturating_sub(48))?;
+        let st = self.theme.anchored(size, color, HPos::Center, VPos::Center);
         area.draw(&Text::new(text, ((w / 2) as i32, (h / 2) as i32 + 2), st))
             .map_err(drawing)
     }

@@ -47,6 +47,27 @@ impl Theme {
     }
 }
 
+/// The largest font size from `size` down to 12 at which `text` fits in `width` pixels.
+pub(super) fn fitting_size<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    theme: &Theme,
+    text: &str,
+    size: f64,
+    width: u32,
+) -> Result<f64, PlotError> {
+    let mut size = size;
+    while size > 12.0 {
+        let (w, _) = area
+            .estimate_text_size(text, &theme.text(size, INK))
+            .map_err(drawing)?;
+        if w <= width {
+            break;
+        }
+        size -= 1.0;
+    }
+    Ok(size)
+}
+
 /// Turns any plotters drawing error into ours.
 pub(super) fn drawing<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> PlotError {
     PlotError::Drawing(e.to_string())

@@ -583,3 +583,30 @@ fn many_short_requests() {
     let (facts, _) = png_facts(&render_to(dir.path(), "many.png", &run));
     assert!(facts.colours > 50);
 }
+
+/// A long target URL and many reasons still fit the figure: the title shrinks rather than
+/// running off the edge.
+#[test]
+fn long_titles_shrink_to_fit() {
+    let mut run = results(vec![closed_loop()]);
+    run.config.url = format!(
+        "https://inference.example.com/{}",
+        "very-long-path/".repeat(5)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let svg = std::fs::read_to_string(render_to(dir.path(), "long.svg", &run)).unwrap();
+    let title_line = svg
+        .lines()
+        .position(|l| l.starts_with("fluxprobe — https://inference"))
+        .expect("title");
+    let tag = svg.lines().nth(title_line - 1).unwrap();
+    let size: f64 = tag
+        .split("font-size=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|v| v.parse().ok())
+        .expect("font size");
+    // the SVG states plotters' size / 1.24; the default title is 34 / 1.24 ≈ 27.4
+    assert!(size < 27.0, "title not shrunk: {size}");
+    assert!(size * 1.24 >= 12.0);
+}
