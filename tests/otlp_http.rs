@@ -417,11 +417,17 @@ async fn traces_off_means_no_header_and_no_span_but_metrics() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_endpoint_is_a_start_error() {
+async fn a_bad_endpoint_is_a_start_error_without_its_secrets() {
     let registry = Registry::new();
-    let cfg = OtlpConfig {
-        endpoint: Some("not a url".into()),
-        ..config("unused")
-    };
-    assert!(Otlp::start(&cfg, &registry, "x").is_err());
+    for endpoint in ["not a url", "http://user:s3cret@[::1"] {
+        let cfg = OtlpConfig {
+            endpoint: Some(endpoint.into()),
+            ..config("unused")
+        };
+        let err = match Otlp::start(&cfg, &registry, "x") {
+            Ok(_) => panic!("{endpoint} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(!err.contains("s3cret"), "{err}");
+    }
 }

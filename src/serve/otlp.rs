@@ -227,9 +227,17 @@ impl Otlp {
             }
         };
 
+        let describe = |s: &settings::SignalSettings| {
+            let endpoint = s
+                .endpoint
+                .as_deref()
+                .map(crate::redact::url_str)
+                .unwrap_or_else(|| "(OTEL_EXPORTER_OTLP_* or default)".to_string());
+            format!("{:?} {endpoint}", s.protocol)
+        };
         tracing::info!(
-            traces = ?settings.traces.as_ref().map(|s| (s.protocol, s.endpoint.as_deref().unwrap_or("(from OTEL_* env)"))),
-            metrics = ?settings.metrics.as_ref().map(|s| (s.protocol, s.endpoint.as_deref().unwrap_or("(from OTEL_* env)"))),
+            traces = settings.traces.as_ref().map(describe).unwrap_or_else(|| "off".into()),
+            metrics = settings.metrics.as_ref().map(describe).unwrap_or_else(|| "off".into()),
             interval = ?settings.interval,
             timeout = ?settings.longest_timeout(),
             max_queue_size = settings.queue_size,
@@ -373,5 +381,31 @@ impl Drop for Otlp {
         if let Some(p) = self.providers.take() {
             let _ = p.shutdown_in_background(Duration::from_secs(5));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_can_be_shared_across_tasks() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Otlp>();
+        send_sync::<ProbeSpan>();
+        send_sync::<OtlpDropped>();
+    }
+
+    #[test]
+    fn config_reads_the_new_fields_and_never_buckets() {
+        let cfg: OtlpConfig = serde_saphyr::from_str(
+            "endpoint: http://c:4318\nprotocol: grpc\ninterval: 15s\nmax_queue_size: 100\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.protocol, Some(OtlpProtocol::Grpc));
+        assert_eq!(cfg.interval, Some(Duration::from_secs(15)));
+        assert_eq!(cfg.max_queue_size, Some(100));
+        assert_eq!(cfg.buckets, None);
+        assert!(serde_saphyr::from_str::<OtlpConfig>("buckets: [1, 2]\n").is_err());
     }
 }

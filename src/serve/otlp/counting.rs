@@ -128,8 +128,9 @@ impl Transport {
                 .await
                 .unwrap_or_else(|_| panicked()),
             Transport::Grpc(handle) => catch_unwind(AssertUnwindSafe(|| {
+                // The timer must be created inside the runtime: hence the async block.
                 handle
-                    .block_on(tokio::time::timeout(timeout, export))
+                    .block_on(async { tokio::time::timeout(timeout, export).await })
                     .unwrap_or(Err(OTelSdkError::Timeout(timeout)))
             }))
             .unwrap_or_else(|_| panicked()),
@@ -338,5 +339,36 @@ mod tests {
         assert_eq!(counters.spans(), (cap + extra) as u64);
         let _ = provider.shutdown_with_timeout(Duration::from_secs(5));
         assert_eq!(counters.spans_queued.load(Ordering::SeqCst), 0);
+    }
+
+    async fn export_bug() -> OTelSdkResult {
+        panic!("an exporter bug")
+    }
+
+    #[test]
+    fn grpc_exports_are_cut_at_the_timeout_and_panics_are_contained() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let grpc = Transport::Grpc(rt.handle().clone());
+        let stuck = futures::executor::block_on(
+            grpc.run(Duration::from_millis(50), std::future::pending()),
+        );
+        assert!(matches!(stuck, Err(OTelSdkError::Timeout(_))), "{stuck:?}");
+        let bug = futures::executor::block_on(grpc.run(Duration::from_secs(5), export_bug()));
+        assert!(
+            matches!(bug, Err(OTelSdkError::InternalFailure(_))),
+            "{bug:?}"
+        );
+        let bug =
+            futures::executor::block_on(Transport::Http.run(Duration::from_secs(5), export_bug()));
+        assert!(
+            matches!(bug, Err(OTelSdkError::InternalFailure(_))),
+            "{bug:?}"
+        );
+        let fine = futures::executor::block_on(grpc.run(Duration::from_secs(5), async { Ok(()) }));
+        assert!(fine.is_ok());
     }
 }

@@ -45,8 +45,13 @@ fn grpc_metadata(s: &SignalSettings) -> Result<MetadataMap, OtlpError> {
     Ok(MetadataMap::from_headers(headers))
 }
 
-fn build_error(e: opentelemetry_otlp::ExporterBuildError) -> OtlpError {
-    OtlpError::Exporter(e.to_string())
+/// The exporter's error, with any credentials in the endpoint it quotes redacted.
+fn build_error(s: &SignalSettings, e: opentelemetry_otlp::ExporterBuildError) -> OtlpError {
+    let mut msg = e.to_string();
+    if let Some(endpoint) = &s.endpoint {
+        msg = msg.replace(endpoint.as_str(), &crate::redact::url_str(endpoint));
+    }
+    OtlpError::Exporter(msg)
 }
 
 pub fn span_exporter(
@@ -77,7 +82,7 @@ pub fn span_exporter(
             b.build()
         }
     }
-    .map_err(build_error)?;
+    .map_err(|e| build_error(s, e))?;
     Ok(CountingSpanExporter::new(
         inner,
         transport(s)?,
@@ -114,7 +119,7 @@ pub fn metric_exporter(
             b.build()
         }
     }
-    .map_err(build_error)?;
+    .map_err(|e| build_error(s, e))?;
     Ok(CountingMetricExporter::new(
         inner,
         transport(s)?,
