@@ -186,3 +186,29 @@ fn interrupted_open_loop_and_queue_run() {
     assert_eq!(v["summary"]["queue"]["server_service_time"]["mean"], 1.8);
     assert_eq!(v["summary"]["queue"]["not_started"], 3);
 }
+
+#[test]
+fn plot_option_draws_the_charts_after_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.json");
+    fluxprobe::bench::results::save(&results(), &path).unwrap();
+    let svg = dir.path().join("charts.svg");
+    let text = report(&path, &["--plot", svg.to_str().unwrap()]);
+    assert!(text.contains("📊 Concurrent requests test report"));
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        drawn.contains("<svg"),
+        "not an SVG: {}",
+        drawn.chars().take(200).collect::<String>()
+    );
+
+    let out = Command::cargo_bin("fluxprobe")
+        .unwrap()
+        .arg("report")
+        .arg(&path)
+        .args(["--plot", dir.path().join("charts.txt").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported file type"));
+}

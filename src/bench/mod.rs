@@ -1,9 +1,15 @@
 //! `fluxprobe bench` and `fluxprobe report`: the one-shot throughput test.
 
+pub mod interrupt;
 pub mod model;
+pub mod plot;
+pub mod progress;
 pub mod report;
+pub mod requests;
 pub mod results;
+pub mod run;
 pub mod slo;
+pub mod status;
 pub mod summary;
 
 use crate::cli::{BenchArgs, ReportArgs};
@@ -16,12 +22,10 @@ pub async fn run_cli(_args: BenchArgs) -> anyhow::Result<Exit> {
 /// `fluxprobe report FILE`: the text report (or `--json` summary) of a saved results file,
 /// fluxprobe's or the seed tool's. A file that cannot be read as results is a usage error.
 /// When the run had objectives (`--slo`), they are judged again and shown; the exit code stays
-/// 0 (it is `bench` that fails a run on them).
+/// 0 (it is `bench` that fails a run on them). `--plot FILE` also draws the charts, after the
+/// report is printed.
 pub async fn report_cli(args: ReportArgs) -> anyhow::Result<Exit> {
     let results = results::read_file(&args.file).map_err(|e| UsageError(e.to_string()))?;
-    if let Some(path) = &args.plot {
-        draw_charts(&results, path, args.lang)?;
-    }
     let out = if args.json {
         let mut s = serde_json::to_string_pretty(&results::summary_json(&results))?;
         s.push('\n');
@@ -43,19 +47,11 @@ pub async fn report_cli(args: ReportArgs) -> anyhow::Result<Exit> {
         text
     };
     print!("{out}");
+    if let Some(path) = &args.plot {
+        plot::render(&results, path, args.lang).map_err(|e| match e {
+            plot::PlotError::UnsupportedExtension { .. } => UsageError(e.to_string()).into(),
+            e => anyhow::Error::from(e),
+        })?;
+    }
     Ok(Exit::Ok)
-}
-
-/// Where `--plot` meets the chart module (`crate::bench::plot::render`), which lives on its own
-/// branch: until the two are joined, asking for charts is refused with a clear message.
-fn draw_charts(
-    _results: &model::BenchResults,
-    path: &std::path::Path,
-    _lang: crate::cli::Lang,
-) -> anyhow::Result<()> {
-    Err(UsageError(format!(
-        "--plot {}: charts are not available in this build",
-        path.display()
-    ))
-    .into())
 }
