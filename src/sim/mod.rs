@@ -278,5 +278,6 @@ pub async fn run_cli(args: SimulateArgs) -> anyhow::Result<Exit> {
     stop_signal().await;
     tracing::info!("simulated FLUX API shutting down");
     handle.shutdown().await;
+    tracing::debug!("simulated FLUX API stopped");
     Ok(Exit::Ok)
 }
