@@ -564,4 +564,27 @@ async fn nasty_input_never_takes_the_server_down() {
     assert_eq!(get(&c, &h, "/health").await.body["status"], "healthy");
     assert_eq!(h.faults(), Faults::default());
     h.shutdown().await;
+
+    // The older API takes any size: absurd ones run out of memory, non-positive ones fail.
+    let v1 = sim(SimConfig {
+        time_scale: 1.0,
+        ..instant(Faults::default())
+    })
+    .await;
+    let mut body = generate_body("x");
+    body["width"] = json!(1e300);
+    body["height"] = json!(123456789);
+    let r = post(&c, &v1, "/generate", &body).await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("CUDA out of memory")
+    );
+    body["width"] = json!(0);
+    let r = post(&c, &v1, "/generate", &body).await;
+    assert_eq!(r.status, 500);
+    assert_eq!(get(&c, &v1, "/health").await.status, 200);
+    v1.shutdown().await;
 }

@@ -14,6 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The tests here measure time: they run one at a time so that they do not load the machine
+/// for each other.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn scaled(time_scale: f64, gpus: u32) -> SimConfig {
     SimConfig {
         time_scale,
@@ -64,7 +68,8 @@ async fn burst(h: &fluxprobe::sim::SimHandle, n: usize) -> (Vec<f64>, Vec<Answer
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_gpu_serves_concurrent_requests_one_after_another() {
-    let ts = 0.02;
+    let _serial = SERIAL.lock().await;
+    let ts = 0.05;
     let h = sim(scaled(ts, 1)).await;
     let (ends, answers) = burst(&h, 3).await;
     assert!(answers.iter().all(|a| a.status == 200));
@@ -96,7 +101,8 @@ async fn one_gpu_serves_concurrent_requests_one_after_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gpus_serve_two_at_a_time() {
-    let ts = 0.02;
+    let _serial = SERIAL.lock().await;
+    let ts = 0.05;
     let h = sim(scaled(ts, 2)).await;
     let (ends, answers) = burst(&h, 4).await;
     assert!(answers.iter().all(|a| a.status == 200));
@@ -152,6 +158,7 @@ fn recorded_figures() -> (f64, f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calibrated_on_the_recorded_runs() {
+    let _serial = SERIAL.lock().await;
     let (want_throughput, want_median) = recorded_figures();
     let ts = 0.05;
     let h = sim(scaled(ts, 1)).await;
@@ -209,6 +216,7 @@ async fn calibrated_on_the_recorded_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_endpoints_wait_for_the_running_generation() {
+    let _serial = SERIAL.lock().await;
     let ts = 0.05;
     let h = sim(scaled(ts, 1)).await;
     let c = client();
@@ -245,6 +253,7 @@ async fn status_endpoints_wait_for_the_running_generation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_endpoints_can_answer_during_a_generation() {
+    let _serial = SERIAL.lock().await;
     let ts = 0.2;
     let h = sim(SimConfig {
         blocking_status: false,
@@ -278,6 +287,7 @@ async fn status_endpoints_can_answer_during_a_generation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_model_loads_slowly_at_start() {
+    let _serial = SERIAL.lock().await;
     let ts = 0.05;
     let slow_start = Duration::from_secs(2);
     let t0 = Instant::now();
@@ -314,6 +324,7 @@ async fn the_model_loads_slowly_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_generate_runs_twenty_steps_whatever_is_asked() {
+    let _serial = SERIAL.lock().await;
     let ts = 0.02;
     let h = sim(SimConfig {
         api_version: ApiVersion::V2,
@@ -342,6 +353,7 @@ async fn v2_generate_runs_twenty_steps_whatever_is_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_scale_zero_serves_a_thousand_requests_correctly() {
+    let _serial = SERIAL.lock().await;
     let h = sim(scaled(0.0, 1)).await;
     let c = client();
     let next = Arc::new(AtomicUsize::new(0));
@@ -381,6 +393,7 @@ async fn time_scale_zero_serves_a_thousand_requests_correctly() {
 
 #[tokio::test]
 async fn jitter_is_small_and_repeats_with_the_seed() {
+    let _serial = SERIAL.lock().await;
     let mut runs = Vec::new();
     for _ in 0..2 {
         let h = sim(scaled(1.0e-3, 1)).await;

@@ -173,11 +173,15 @@ pub struct Scheduler {
     waiting: VecDeque<JobId>,
 }
 
+/// Longest time a job may hold a GPU (about 31 years): keeps instants from overflowing
+/// whatever size the older API lets through.
+const MAX_BUSY_SECONDS: f64 = 1.0e9;
+
 fn secs(d: f64) -> Duration {
-    if d.is_finite() && d > 0.0 {
-        Duration::try_from_secs_f64(d).unwrap_or(Duration::MAX)
-    } else {
+    if d.is_nan() || d <= 0.0 {
         Duration::ZERO
+    } else {
+        Duration::from_secs_f64(d.min(MAX_BUSY_SECONDS))
     }
 }
 
@@ -271,7 +275,8 @@ impl Scheduler {
             ),
             Some(Failure::EmptyPrompt | Failure::BadSize) => (0.0, 0.0, 0.0),
             Some(Failure::Injected) => (full * p.failure_fraction, transient, 0.0),
-            Some(Failure::OutOfMemory { .. }) => (full * p.failure_fraction, 0.0, 0.0),
+            // The allocation fails at once; only the bookkeeping takes time.
+            Some(Failure::OutOfMemory { .. }) => (p.overhead_seconds, 0.0, 0.0),
         };
         let end = start + secs(busy * p.time_scale);
         let generation_seconds = if failure.is_none() {
@@ -702,6 +707,31 @@ mod tests {
         assert!(s.running_on(0, end).is_none());
         s.prune(end);
         assert!((s.memory(end)[0].allocated_bytes - 8.87 * GIB).abs() < 1.0);
+    }
+
+    #[test]
+    fn absurd_sizes_run_out_of_memory_without_overflow() {
+        let t0 = Instant::now();
+        let mut p = params(t0);
+        p.time_scale = 1.0e6;
+        let mut s = Scheduler::new(p, 1, t0);
+        let mut huge = spec(f64::MAX);
+        huge.pixels = f64::MAX;
+        let id = s.submit(t0, huge.clone(), sync());
+        assert!(matches!(
+            s.slot(id).unwrap().failure,
+            Some(Failure::OutOfMemory { .. })
+        ));
+        // Even a job that fits (no transient memory) cannot overflow the clock.
+        let mut q = params(t0);
+        q.transient_bytes_per_pixel = 0.0;
+        q.time_scale = f64::MAX;
+        let mut s = Scheduler::new(q, 1, t0);
+        let a = s.submit(t0, huge.clone(), sync());
+        let b = s.submit(t0, huge, sync());
+        assert!(s.slot(a).unwrap().failure.is_none());
+        assert!(s.slot(b).unwrap().end > s.slot(a).unwrap().end);
+        assert!(s.slot(b).unwrap().end - t0 <= Duration::from_secs_f64(2.0 * MAX_BUSY_SECONDS));
     }
 
     #[test]

@@ -470,6 +470,76 @@ mod tests {
         assert_eq!(r.pixels(), 0.0);
     }
 
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null)),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("prompt".to_string()),
+                            Just("width".to_string()),
+                            Just("height".to_string()),
+                            Just("seed".to_string()),
+                            Just("num_inference_steps".to_string()),
+                            Just("guidance_scale".to_string()),
+                            ".{0,6}",
+                        ],
+                        inner
+                    ),
+                    0..7
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_without_panicking(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            for v in [ApiVersion::V1, ApiVersion::V2] {
+                if let Err(items) = parse(&bytes, v) {
+                    proptest::prop_assert!(!items.is_empty());
+                }
+            }
+        }
+
+        #[test]
+        fn any_json_parses_or_fails_with_fastapi_items(value in any_json()) {
+            let bytes = serde_json::to_vec(&value).unwrap();
+            for v in [ApiVersion::V1, ApiVersion::V2] {
+                match parse(&bytes, v) {
+                    Ok(r) => {
+                        proptest::prop_assert!(r.pixels() >= 0.0);
+                        if v == ApiVersion::V2 {
+                            proptest::prop_assert!((256..=1024).contains(&r.width));
+                            proptest::prop_assert!((1..=100).contains(&r.steps));
+                        }
+                    }
+                    Err(items) => {
+                        proptest::prop_assert!(!items.is_empty());
+                        for item in items {
+                            proptest::prop_assert!(item["type"].is_string());
+                            proptest::prop_assert!(item["msg"].is_string());
+                            proptest::prop_assert_eq!(&item["loc"][0], "body");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn empty_prompt_is_not_a_validation_error() {
         let r = ok(r#"{"prompt":"  "}"#, ApiVersion::V2);

@@ -73,6 +73,7 @@ pub async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Respon
     } else {
         api(&shared, &method, &path, body).await
     };
+    tracing::debug!(%method, path = %path, status = resp.status().as_u16(), "simulated API answered");
     let headers = resp.headers_mut();
     headers.insert("server", HeaderValue::from_static("uvicorn"));
     if let Ok(v) = HeaderValue::from_str(&shared.config.time_scale.to_string()) {
@@ -347,11 +348,11 @@ fn plan_generation(
     if req.prompt_is_empty() {
         core.stats.empty_prompts += 1;
         let body = respond::json_bytes(&bodies::empty_prompt());
-        return GeneratePlan::Answer(deliver_locked(shared, core, delivery, 500, body));
+        return GeneratePlan::Answer(deliver_locked(core, delivery, 500, body));
     }
     if core.sched.gpu_count() == 0 {
         let body = respond::json_bytes(&bodies::model_load_failed(cfg.api_version));
-        return GeneratePlan::Answer(deliver_locked(shared, core, delivery, 500, body));
+        return GeneratePlan::Answer(deliver_locked(core, delivery, 500, body));
     }
     // The older service always runs 10 steps, the newer one its default (20) on /generate.
     let steps = match cfg.api_version {
@@ -378,14 +379,7 @@ fn plan_generation(
 }
 
 /// [`deliver`] for an error answer decided while the state is locked (only a reset applies).
-fn deliver_locked(
-    shared: &Shared,
-    core: &mut Core,
-    delivery: Delivery,
-    code: u16,
-    body: Bytes,
-) -> Response {
-    let _ = shared;
+fn deliver_locked(core: &mut Core, delivery: Delivery, code: u16, body: Bytes) -> Response {
     if delivery == Delivery::Reset {
         core.stats.resets += 1;
         respond::reset(code, "application/json", body)
@@ -395,9 +389,8 @@ fn deliver_locked(
 }
 
 /// What /health says right now.
-fn health_status(shared: &Shared, core: &Core, now: Instant) -> HealthStatus {
+fn health_status(core: &Core, now: Instant) -> HealthStatus {
     use super::faults::HealthMode;
-    let _ = shared;
     match core.faults.health {
         HealthMode::Error => HealthStatus::Error,
         HealthMode::Loading => HealthStatus::Loading,
@@ -418,17 +411,17 @@ fn status_body(shared: &Shared, core: &Core, now: Instant, path: &str) -> (u16, 
             let uptime = (now - shared.started).as_secs_f64();
             let body = bodies::health(
                 cfg.api_version,
-                health_status(shared, core, now),
+                health_status(core, now),
                 core.wall(now),
                 uptime,
                 figures,
             );
             (200, body)
         }
-        "/ready" => bodies::ready(health_status(shared, core, now) == HealthStatus::Healthy),
+        "/ready" => bodies::ready(health_status(core, now) == HealthStatus::Healthy),
         "/live" => (200, bodies::live()),
         "/model-status" => {
-            let loaded = health_status(shared, core, now) == HealthStatus::Healthy;
+            let loaded = health_status(core, now) == HealthStatus::Healthy;
             let vram = core
                 .sched
                 .memory(now)
