@@ -5,7 +5,8 @@
 
 mod monitoring;
 
-use monitoring::{check_selector, files_in, promtool, read, run_promtool, selectors};
+use monitoring::promql::{check_selector, selectors};
+use monitoring::{files_in, promtool, read, run_promtool};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
