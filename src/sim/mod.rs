@@ -263,6 +263,9 @@ pub async fn run_cli(args: SimulateArgs) -> anyhow::Result<Exit> {
     config.validate().map_err(|e| UsageError(e.to_string()))?;
     let addr = resolve(&args.listen).await?;
     let describe = config.describe();
+    if config.faults != Faults::default() {
+        tracing::info!(faults = ?config.faults, "simulator starts with faults");
+    }
     let handle = start(config, addr)
         .await
         .with_context(|| format!("the simulated FLUX API cannot listen on {addr}"))?;
