@@ -1,5 +1,8 @@
 //! `fluxprobe serve`: the continuous prober and its Prometheus / OTLP exporter.
 
+pub mod metrics;
+pub mod otlp;
+
 use crate::cli::{CheckConfigArgs, HealthcheckArgs, ServeArgs};
 use crate::exit::Exit;
 
