@@ -45,7 +45,7 @@ async fn probe_outcome(h: &SimHandle, mode: ProbeMode, timeout: Duration) -> pro
         &client,
         &spec,
         &clock,
-        Instant::now(),
+        None,
         0,
         &HeaderMap::new(),
         &CancellationToken::new(),

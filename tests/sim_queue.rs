@@ -13,7 +13,6 @@ use fluxprobe::sim::{Faults, SimConfig};
 use serde_json::{Value, json};
 use sim_support::*;
 use std::time::Duration;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 fn id_of(v: &Value) -> String {
@@ -321,7 +320,7 @@ async fn the_probe_runs_queue_mode_end_to_end() {
         &client,
         &spec,
         &Clock::new(),
-        Instant::now(),
+        None,
         1,
         &reqwest::header::HeaderMap::new(),
         &CancellationToken::new(),

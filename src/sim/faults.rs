@@ -123,6 +123,30 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// The same faults with every figure forced into range.
+    pub fn sanitized(mut self) -> Faults {
+        for r in [
+            &mut self.error_rate,
+            &mut self.hang_rate,
+            &mut self.reset_rate,
+            &mut self.malformed_rate,
+            &mut self.huge_body_rate,
+            &mut self.status_fail_rate,
+        ] {
+            *r = if r.is_nan() { 0.0 } else { r.clamp(0.0, 1.0) };
+        }
+        let leak = self.vram_leak_mib_per_generation;
+        self.vram_leak_mib_per_generation = if leak.is_finite() && leak > 0.0 {
+            leak
+        } else {
+            0.0
+        };
+        self.huge_body_bytes = self.huge_body_bytes.min(MAX_HUGE_BODY_BYTES);
+        self
+    }
+}
+
 /// What a POST /generate (or /generate-and-return-image) is fated to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GenerateFate {
@@ -262,6 +286,28 @@ mod tests {
         assert_eq!(f.status_fate(0.999_999), StatusFate::Fail);
         assert_eq!(f.generate_fate(0.0), GenerateFate::Error);
         assert!(f.queue_generation_fails(0.999_999));
+    }
+
+    #[test]
+    fn sanitizing_forces_figures_into_range() {
+        let f = Faults {
+            error_rate: 3.0,
+            hang_rate: f64::NAN,
+            reset_rate: -1.0,
+            vram_leak_mib_per_generation: f64::INFINITY,
+            huge_body_bytes: usize::MAX,
+            ..Faults::default()
+        }
+        .sanitized();
+        assert!(f.validate().is_ok());
+        assert_eq!((f.error_rate, f.hang_rate, f.reset_rate), (1.0, 0.0, 0.0));
+        assert_eq!(f.vram_leak_mib_per_generation, 0.0);
+        assert_eq!(f.huge_body_bytes, MAX_HUGE_BODY_BYTES);
+        let fine = Faults {
+            malformed_rate: 0.25,
+            ..Faults::default()
+        };
+        assert_eq!(fine.clone().sanitized(), fine);
     }
 
     #[test]

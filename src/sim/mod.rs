@@ -204,30 +204,6 @@ impl Drop for SimHandle {
     }
 }
 
-impl Faults {
-    /// The same faults with every figure forced into range.
-    pub fn sanitized(mut self) -> Faults {
-        for r in [
-            &mut self.error_rate,
-            &mut self.hang_rate,
-            &mut self.reset_rate,
-            &mut self.malformed_rate,
-            &mut self.huge_body_rate,
-            &mut self.status_fail_rate,
-        ] {
-            *r = if r.is_nan() { 0.0 } else { r.clamp(0.0, 1.0) };
-        }
-        let leak = self.vram_leak_mib_per_generation;
-        self.vram_leak_mib_per_generation = if leak.is_finite() && leak > 0.0 {
-            leak
-        } else {
-            0.0
-        };
-        self.huge_body_bytes = self.huge_body_bytes.min(faults::MAX_HUGE_BODY_BYTES);
-        self
-    }
-}
-
 /// Resolves `--listen` ("127.0.0.1:8000", "localhost:8000", "[::]:8000").
 async fn resolve(listen: &str) -> Result<SocketAddr, UsageError> {
     if let Ok(addr) = listen.parse::<SocketAddr>() {
@@ -263,6 +239,9 @@ pub async fn run_cli(args: SimulateArgs) -> anyhow::Result<Exit> {
     config.validate().map_err(|e| UsageError(e.to_string()))?;
     let addr = resolve(&args.listen).await?;
     let describe = config.describe();
+    if config.faults != Faults::default() {
+        tracing::info!(faults = ?config.faults, "simulator starts with faults");
+    }
     let handle = start(config, addr)
         .await
         .with_context(|| format!("the simulated FLUX API cannot listen on {addr}"))?;

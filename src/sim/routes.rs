@@ -99,6 +99,47 @@ pub async fn read_body(body: Body) -> Result<Bytes, Response> {
         .map_err(|_| respond::json(413, &bodies::detail("Request body too large")))
 }
 
+/// The endpoints of the simulated API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    Generate { png: bool },
+    Status,
+    Submit,
+    RequestStatus(&'a str),
+    Cancel(&'a str),
+}
+
+impl<'a> Route<'a> {
+    /// The endpoint of a path, if the API generation has it.
+    fn of(path: &'a str, version: ApiVersion) -> Option<Route<'a>> {
+        let v2 = version == ApiVersion::V2;
+        let id = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .filter(|id| !id.is_empty() && !id.contains('/'))
+        };
+        match path {
+            "/generate" => Some(Route::Generate { png: false }),
+            "/generate-and-return-image" if v2 => Some(Route::Generate { png: true }),
+            "/health" | "/model-status" | "/gpu-info" | "/queue-stats" => Some(Route::Status),
+            "/ready" | "/live" if v2 => Some(Route::Status),
+            "/submit-request" => Some(Route::Submit),
+            _ => id("/request-status/")
+                .map(Route::RequestStatus)
+                .or_else(|| id("/cancel-request/").map(Route::Cancel)),
+        }
+    }
+
+    fn allows(self, method: &Method) -> bool {
+        match self {
+            Route::Generate { .. } | Route::Submit => method == Method::POST,
+            Route::Status | Route::RequestStatus(_) => {
+                method == Method::GET || method == Method::HEAD
+            }
+            Route::Cancel(_) => method == Method::DELETE,
+        }
+    }
+}
+
 async fn api(shared: &Shared, method: &Method, path: &str, body: Body) -> Response {
     {
         let (mut core, _) = shared.core();
@@ -108,52 +149,18 @@ async fn api(shared: &Shared, method: &Method, path: &str, body: Body) -> Respon
         }
         core.stats.requests += 1;
     }
-    let v2 = shared.config.api_version == ApiVersion::V2;
-    let get = method == Method::GET || method == Method::HEAD;
-    let post = method == Method::POST;
-    let only = |ok: bool| if ok { None } else { Some(not_allowed()) };
-    match path {
-        "/generate" => match only(post) {
-            Some(r) => r,
-            None => generate(shared, body, false).await,
-        },
-        "/generate-and-return-image" if v2 => match only(post) {
-            Some(r) => r,
-            None => generate(shared, body, true).await,
-        },
-        "/health" | "/model-status" | "/gpu-info" | "/queue-stats" => match only(get) {
-            Some(r) => r,
-            None => status(shared, path).await,
-        },
-        "/ready" | "/live" if v2 => match only(get) {
-            Some(r) => r,
-            None => status(shared, path).await,
-        },
-        "/submit-request" => match only(post) {
-            Some(r) => r,
-            None => submit(shared, body).await,
-        },
-        _ => {
-            if let Some(id) = path.strip_prefix("/request-status/")
-                && !id.is_empty()
-                && !id.contains('/')
-            {
-                return match only(get) {
-                    Some(r) => r,
-                    None => request_status(shared, id).await,
-                };
-            }
-            if let Some(id) = path.strip_prefix("/cancel-request/")
-                && !id.is_empty()
-                && !id.contains('/')
-            {
-                return match only(method == Method::DELETE) {
-                    Some(r) => r,
-                    None => cancel(shared, id).await,
-                };
-            }
-            not_found()
-        }
+    let Some(route) = Route::of(path, shared.config.api_version) else {
+        return not_found();
+    };
+    if !route.allows(method) {
+        return not_allowed();
+    }
+    match route {
+        Route::Generate { png } => generate(shared, body, png).await,
+        Route::Status => status(shared, path).await,
+        Route::Submit => submit(shared, body).await,
+        Route::RequestStatus(id) => request_status(shared, id).await,
+        Route::Cancel(id) => cancel(shared, id).await,
     }
 }
 
@@ -696,4 +703,38 @@ async fn cancel(shared: &Shared, id: &str) -> Response {
 
 fn cannot_cancel(state: &str) -> Value {
     bodies::detail(&format!("Request cannot be cancelled: it is {state}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_per_api_generation() {
+        let v1 = ApiVersion::V1;
+        let v2 = ApiVersion::V2;
+        assert_eq!(
+            Route::of("/generate", v1),
+            Some(Route::Generate { png: false })
+        );
+        assert_eq!(Route::of("/generate-and-return-image", v1), None);
+        assert_eq!(
+            Route::of("/generate-and-return-image", v2),
+            Some(Route::Generate { png: true })
+        );
+        assert_eq!(Route::of("/ready", v1), None);
+        assert_eq!(Route::of("/live", v2), Some(Route::Status));
+        assert_eq!(
+            Route::of("/request-status/abc", v1),
+            Some(Route::RequestStatus("abc"))
+        );
+        assert_eq!(Route::of("/request-status/", v1), None);
+        assert_eq!(Route::of("/request-status/a/b", v1), None);
+        assert_eq!(Route::of("/cancel-request/x", v2), Some(Route::Cancel("x")));
+        assert_eq!(Route::of("/", v2), None);
+        assert!(Route::Status.allows(&Method::HEAD));
+        assert!(!Route::Status.allows(&Method::POST));
+        assert!(Route::Cancel("x").allows(&Method::DELETE));
+        assert!(!Route::Submit.allows(&Method::GET));
+    }
 }
