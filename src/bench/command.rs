@@ -37,7 +37,9 @@ fn validate(a: &BenchArgs) -> anyhow::Result<()> {
     if let Some(r) = a.rate
         && !(r.is_finite() && r > 0.0)
     {
-        return Err(usage("--rate must be a positive number of requests per second"));
+        return Err(usage(
+            "--rate must be a positive number of requests per second",
+        ));
     }
     if a.duration.is_some_and(|d| d.is_zero()) {
         return Err(usage("--duration must be longer than zero"));
@@ -107,7 +109,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
         simulator = Some(handle);
         url
     } else {
-        url::Url::parse(&args.url).map_err(|e| usage(format!("--url {:?}: {e}", crate::redact::url_str(&args.url))))?
+        url::Url::parse(&args.url).map_err(|e| {
+            usage(format!(
+                "--url {:?}: {e}",
+                crate::redact::url_str(&args.url)
+            ))
+        })?
     };
     let mut client_cfg = ClientConfig::new(base_url);
     client_cfg.headers = headers.clone();
@@ -145,7 +152,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     };
 
     let say: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|line: &str| eprintln!("{line}"));
-    say(&format!("🚀 fluxprobe bench → {}{}", config.url, if args.simulate { " (simulated API)" } else { "" }));
+    say(&format!(
+        "🚀 fluxprobe bench → {}{}",
+        config.url,
+        if args.simulate {
+            " (simulated API)"
+        } else {
+            ""
+        }
+    ));
     let system_status = if args.no_status {
         Default::default()
     } else {
@@ -154,8 +169,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     };
 
     let load = match (args.rate, args.duration) {
-        (Some(rate), Some(d)) => Load::Open { rate, duration_seconds: d.as_secs_f64(), max_in_flight: args.max_in_flight },
-        _ => Load::Closed { requests: args.requests, concurrency: args.concurrent },
+        (Some(rate), Some(d)) => Load::Open {
+            rate,
+            duration_seconds: d.as_secs_f64(),
+            max_in_flight: args.max_in_flight,
+        },
+        _ => Load::Closed {
+            requests: args.requests,
+            concurrency: args.concurrent,
+        },
     };
     let control = RunControl::new();
     let watch = InterruptWatch::install(control.clone(), args.grace, Arc::clone(&say));
@@ -164,16 +186,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
         if watch.interrupted() {
             break;
         }
-        let plan = PhasePlan { mode, load, warmup: args.warmup, timeout: args.timeout, poll_interval: args.poll_interval };
+        let plan = PhasePlan {
+            mode,
+            load,
+            warmup: args.warmup,
+            timeout: args.timeout,
+            poll_interval: args.poll_interval,
+        };
         let total = match load {
             Load::Closed { requests, .. } => requests + args.warmup,
-            Load::Open { rate, duration_seconds, .. } => super::run::open_loop_count(rate, duration_seconds) + args.warmup,
+            Load::Open {
+                rate,
+                duration_seconds,
+                ..
+            } => super::run::open_loop_count(rate, duration_seconds) + args.warmup,
         };
         let label = match mode {
             ProbeMode::Generate => "concurrent",
             ProbeMode::Queue => "queue",
         };
-        say(&format!("▶  {label} test: {}", describe_load(&load, args.warmup)));
+        say(&format!(
+            "▶  {label} test: {}",
+            describe_load(&load, args.warmup)
+        ));
         let bar = Arc::new(Bar::new(total, label, !args.json));
         let phase = run_phase(&client, &plan, &source, &control, bar.clone()).await;
         bar.finish();
@@ -203,11 +238,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
         say(&format!("💾 results saved to {}", path.display()));
     }
     if let Some(p) = &args.plot {
-        let path = if p.is_empty() { PathBuf::from(plot::default_plot_name()) } else { PathBuf::from(p) };
+        let path = if p.is_empty() {
+            PathBuf::from(plot::default_plot_name())
+        } else {
+            PathBuf::from(p)
+        };
         match plot::render(&results, &path, args.lang) {
             Ok(()) => say(&format!("📈 charts saved to {}", path.display())),
             // A chart that cannot be drawn must not lose the measurements.
-            Err(e) => say(&format!("⚠️  cannot draw the charts to {}: {e}", path.display())),
+            Err(e) => say(&format!(
+                "⚠️  cannot draw the charts to {}: {e}",
+                path.display()
+            )),
         }
     }
     let verdicts = slo.as_ref().map(|s| slo::evaluate_results(s, &results));
@@ -215,7 +257,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
         let mut summary = results::summary_json(&results);
         if let (Some(v), Some(obj)) = (&verdicts, summary.as_object_mut()) {
             obj.insert("slo".to_string(), serde_json::to_value(v)?);
-            obj.insert("slo_verdict".to_string(), serde_json::to_value(slo::overall(v))?);
+            obj.insert(
+                "slo_verdict".to_string(),
+                serde_json::to_value(slo::overall(v))?,
+            );
         }
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -229,11 +274,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
 }
 
 fn describe_load(load: &Load, warmup: u64) -> String {
-    let w = if warmup > 0 { format!(" (+{warmup} warm-up)") } else { String::new() };
+    let w = if warmup > 0 {
+        format!(" (+{warmup} warm-up)")
+    } else {
+        String::new()
+    };
     match load {
-        Load::Closed { requests, concurrency } => format!("{requests} requests, {concurrency} concurrent{w}"),
-        Load::Open { rate, duration_seconds, max_in_flight } => {
-            format!("{rate} requests/s for {duration_seconds}s, at most {max_in_flight} in flight{w}")
+        Load::Closed {
+            requests,
+            concurrency,
+        } => format!("{requests} requests, {concurrency} concurrent{w}"),
+        Load::Open {
+            rate,
+            duration_seconds,
+            max_in_flight,
+        } => {
+            format!(
+                "{rate} requests/s for {duration_seconds}s, at most {max_in_flight} in flight{w}"
+            )
         }
     }
 }
@@ -244,7 +302,10 @@ fn target_unavailable(results: &BenchResults) -> bool {
     let mut any = false;
     for r in results.phases.iter().flat_map(|p| p.measured()) {
         any = true;
-        if !matches!(r.outcome, Outcome::Connect | Outcome::Tls | Outcome::NotReady) {
+        if !matches!(
+            r.outcome,
+            Outcome::Connect | Outcome::Tls | Outcome::NotReady
+        ) {
             return false;
         }
     }
@@ -252,7 +313,11 @@ fn target_unavailable(results: &BenchResults) -> bool {
 }
 
 /// Interrupted wins, then an unreachable target, then the objectives' verdict.
-fn exit_code(results: &BenchResults, verdicts: Option<&[slo::SloReport]>, say: &Arc<dyn Fn(&str) + Send + Sync>) -> Exit {
+fn exit_code(
+    results: &BenchResults,
+    verdicts: Option<&[slo::SloReport]>,
+    say: &Arc<dyn Fn(&str) + Send + Sync>,
+) -> Exit {
     if results.interrupted {
         return Exit::Interrupted;
     }
