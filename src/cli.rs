@@ -116,11 +116,20 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     pub concurrent: u32,
     /// Open loop: send this many requests per second on schedule, whatever the answers (needs --duration).
-    #[arg(long, requires = "duration")]
+    #[arg(long)]
     pub rate: Option<f64>,
-    /// Open loop: how long to send for (e.g. 60s, 5m).
-    #[arg(long, value_parser = parse_duration, requires = "rate")]
+    /// Open loop: how long to send for (e.g. 60s, 5m); needs --rate (sweep: per rate point).
+    #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Open loop: how sends are spaced: constant, poisson, or gamma:<burstiness> (1 = Poisson, below 1 burstier).
+    #[arg(long, default_value = "constant")]
+    pub arrivals: crate::bench::arrivals::Arrivals,
+    /// Open loop: seed of the send schedule (same seed, same schedule).
+    #[arg(long, default_value_t = 1)]
+    pub arrival_seed: u64,
+    /// Open loop: stop sending when requests in flight and response times keep rising (saturation).
+    #[arg(long)]
+    pub stop_on_saturation: bool,
     /// Which test to run.
     #[arg(long, value_enum, default_value_t = TestType::Concurrent)]
     pub test_type: TestType,
@@ -160,9 +169,15 @@ pub struct BenchArgs {
     /// Requests sent first and left out of the statistics.
     #[arg(long, default_value_t = 0)]
     pub warmup: u64,
-    /// Service-level objectives, e.g. 'p95<8s,success>=0.99' (exit code 3 when one is missed).
+    /// Service-level objectives, e.g. 'p95<8s,success>=0.99' (exit code 3 when one is missed, 5 when too few requests to tell).
     #[arg(long)]
     pub slo: Option<String>,
+    /// Confidence level of the percentile intervals in the report and JSON.
+    #[arg(long, default_value_t = crate::stats::DEFAULT_CONFIDENCE)]
+    pub confidence: f64,
+    /// Confidence of the --slo percentile verdicts (LoadGen's early-stopping rule uses 0.99).
+    #[arg(long, default_value_t = crate::stats::early_stopping::LOADGEN_CONFIDENCE)]
+    pub slo_confidence: f64,
     /// Queue mode: time between status polls.
     #[arg(long, value_parser = parse_duration, default_value = "250ms")]
     pub poll_interval: Duration,
@@ -184,6 +199,42 @@ pub struct BenchArgs {
     /// Skip the status checks before the run.
     #[arg(long)]
     pub no_status: bool,
+}
+
+/// `fluxprobe sweep`: every bench option applies to each point (`--requests` and `--warmup` to
+/// each concurrency point, `--duration` and `--arrivals` to each rate point, `--slo` judges
+/// each point, `--save` and `--plot` write the sweep's JSON and chart).
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// Concurrency sweep: 'auto' (1, 2, 4, … until the knee) or a list, e.g. 1,2,4,8.
+    #[arg(long, value_name = "auto|LIST")]
+    pub concurrency: Option<String>,
+    /// Rate sweep: 'auto' (evenly spaced between single-stream and saturated throughput) or a list of requests/s.
+    #[arg(long, value_name = "auto|LIST", conflicts_with = "concurrency")]
+    pub rates: Option<String>,
+    /// Find the highest rate whose verdict on this objective is PASS (bisection), e.g. 'p99<20s'.
+    #[arg(long, value_name = "SLO", conflicts_with_all = ["concurrency", "rates"])]
+    pub max_rate_under: Option<String>,
+    /// Rate points of an automatic rate sweep.
+    #[arg(long, default_value_t = 5)]
+    pub points: u32,
+    /// The knee: stop the concurrency sweep when throughput grows by less than this share while p50 rises.
+    #[arg(long, default_value_t = 0.10)]
+    pub knee_gain: f64,
+    /// Highest concurrency an automatic sweep tries.
+    #[arg(long, default_value_t = 64)]
+    pub max_concurrency: u32,
+    /// Each concurrency point sends at least this many rounds of C requests.
+    #[arg(long, default_value_t = 8)]
+    pub rounds: u64,
+    /// Rate search: stop when the bracket is narrower than this share of the saturated throughput.
+    #[arg(long, default_value_t = 0.05)]
+    pub resolution: f64,
+    /// Rate search: highest rate to try (default: the saturated throughput measured first).
+    #[arg(long)]
+    pub max_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -86,6 +86,10 @@ fn results() -> BenchResults {
             header_names: vec![],
             slo: Some("p95<8s,success>=0.9".into()),
             simulated: true,
+            confidence: 0.95,
+            slo_confidence: 0.99,
+            arrivals: "constant".into(),
+            arrival_seed: 0,
         },
         system_status: SystemStatus::default(),
         phases: vec![
@@ -102,6 +106,7 @@ fn results() -> BenchResults {
                 not_started: 0,
                 interrupted: true,
                 peak_in_flight: 3,
+                stopped_early: None,
             },
             PhaseResult {
                 test_type: ProbeMode::Queue,
@@ -115,6 +120,7 @@ fn results() -> BenchResults {
                 not_started: 3,
                 interrupted: true,
                 peak_in_flight: 2,
+                stopped_early: None,
             },
         ],
         interrupted: true,
@@ -152,10 +158,11 @@ fn interrupted_open_loop_and_queue_run() {
     assert!(en.contains("   Total requests: 6\n   Successful: 4\n   Failed: 2\n"));
     assert!(en.contains("   http_5xx ×1\n      \"HTTP 500: CUDA out of memory\"\n"));
     assert!(en.contains("   aborted ×1\n"));
-    // Sends at 0..5 s: (6 − 1) / 5 s = 1.00/s achieved; one skipped.
+    // Sends at 0..5 s: (6 − 1) / 5 s = 1.00/s achieved; one skipped; 6 + 1 scheduled over
+    // 10 s offered.
     assert!(
         en.contains(
-            "📅 Rate: requested 1.00/s for 10 s · achieved 1.00/s · skipped at max in flight 1\n"
+            "📅 Rate: requested 1.00/s (constant) for 10 s · offered 0.70/s · achieved 1.00/s · skipped at max in flight 1\n"
         ),
         "{en}"
     );
@@ -164,15 +171,14 @@ fn interrupted_open_loop_and_queue_run() {
     assert!(en.contains("📋 Results table (Queued requests)\n"));
     // Queue mode: server-side waits 2 and 3 s.
     assert!(
-        en.contains(
-            "🗄️ Server queue wait: mean 2.5000 s · median 2.5000 s · p95 3.0000 s (n = 2)\n"
-        ),
+        en.contains("🗄️ Server queue wait: mean 2.5000 s · median 2.5000 s · p95 — (n = 2)\n"),
         "{en}"
     );
     assert!(en.contains("   not started: 3\n"));
-    // Objectives from the file: p95 from 4 requests is inconclusive, success 4/6 fails.
+    // Objectives from the file: p95 from 4 requests is inconclusive (with none slower, a p95
+    // bound needs 0.95ⁿ < 0.01: n = 90), success 4/6 fails.
     assert!(en.contains("🎯 Objectives [concurrent]:\n"));
-    assert!(en.contains("❔ INCONCLUSIVE  p95<8s  (2.0000 s) — p95 from 4 requests is just the maximum (needs at least 20)\n"), "{en}");
+    assert!(en.contains("❔ INCONCLUSIVE  p95<8s  (no value: 4 requests, the largest would be it) — 0 of 4 requests missed it; 86 more requests needed for 99% confidence (if none of them misses p95<8s)\n"), "{en}");
     assert!(en.contains("❌ FAIL  success>=0.9  (0.6667)\n"));
 
     let zh = report(&path, &["--lang", "zh"]);

@@ -3,15 +3,13 @@
 //! save, plot, print the report and choose the exit code.
 
 use super::interrupt::InterruptWatch;
-use super::model::{BenchResults, Load, PhaseResult, RunConfig};
+use super::model::{BenchResults, Load, PhaseResult};
 use super::progress::Bar;
-use super::requests::{RequestSource, read_prompts};
 use super::run::{PhasePlan, RunControl, run_phase};
+use super::setup::{prepare, usage, validate_common};
 use super::{plot, report, results, slo, status};
-use crate::api::client::parse_header_arg;
-use crate::api::{ClientConfig, FluxClient};
-use crate::cli::{BenchArgs, SeedArg, TestType};
-use crate::exit::{Exit, UsageError};
+use crate::cli::{BenchArgs, TestType};
+use crate::exit::Exit;
 use crate::outcome::Outcome;
 use crate::probe::ProbeMode;
 use anyhow::Context;
@@ -22,17 +20,16 @@ use std::time::Duration;
 /// How long the status check before a run may take.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn usage(msg: impl Into<String>) -> anyhow::Error {
-    UsageError(msg.into()).into()
-}
-
 /// Checks option combinations that clap cannot express.
 fn validate(a: &BenchArgs) -> anyhow::Result<()> {
-    if a.concurrent == 0 {
-        return Err(usage("--concurrent must be at least 1"));
-    }
+    validate_common(a)?;
     if a.rate.is_none() && a.requests == 0 {
         return Err(usage("--requests must be at least 1"));
+    }
+    match (a.rate, a.duration) {
+        (Some(_), None) => return Err(usage("--rate needs --duration (e.g. --duration 60s)")),
+        (None, Some(_)) => return Err(usage("--duration needs --rate (open loop)")),
+        _ => {}
     }
     if let Some(r) = a.rate
         && !(r.is_finite() && r > 0.0)
@@ -41,30 +38,11 @@ fn validate(a: &BenchArgs) -> anyhow::Result<()> {
             "--rate must be a positive number of requests per second",
         ));
     }
-    if a.duration.is_some_and(|d| d.is_zero()) {
-        return Err(usage("--duration must be longer than zero"));
-    }
-    if a.timeout.is_zero() {
-        return Err(usage("--timeout must be longer than zero"));
-    }
-    if a.width == 0 || a.height == 0 || a.steps == 0 {
-        return Err(usage("--width, --height and --steps must be at least 1"));
-    }
-    if !(a.sim_time_scale.is_finite() && a.sim_time_scale >= 0.0) {
-        return Err(usage("--sim-time-scale must be zero or a positive number"));
-    }
-    if a.max_in_flight == 0 {
-        return Err(usage("--max-in-flight must be at least 1"));
+    if let (Some(rate), Some(d)) = (a.rate, a.duration) {
+        super::arrivals::schedule(a.arrivals, rate, d.as_secs_f64(), a.warmup, a.arrival_seed)
+            .map_err(|e| usage(format!("--rate/--duration: {e}")))?;
     }
     Ok(())
-}
-
-fn seed_label(seed: Option<SeedArg>) -> String {
-    match seed {
-        None => "none".to_string(),
-        Some(SeedArg::Random) => "random".to_string(),
-        Some(SeedArg::Fixed(n)) => n.to_string(),
-    }
 }
 
 /// The phases a test type runs, in order.
@@ -79,77 +57,11 @@ fn modes(t: TestType) -> Vec<ProbeMode> {
 /// Runs `fluxprobe bench`.
 pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     validate(&args)?;
-    let slo = match &args.slo {
-        Some(s) => Some(slo::Slo::parse(s).map_err(|e| usage(format!("--slo: {e}")))?),
-        None => None,
-    };
-    let headers = args
-        .headers
-        .iter()
-        .map(|h| parse_header_arg(h).map_err(|e| usage(format!("--header: {e}"))))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let prompts = match (&args.prompt, &args.prompts) {
-        (Some(p), _) => vec![p.clone()],
-        (None, Some(path)) => read_prompts(path).map_err(|e| usage(e.to_string()))?,
-        (None, None) => Vec::new(),
-    };
-
-    // The target: a URL, or the simulated API in this process.
-    let mut simulator = None;
-    let base_url = if args.simulate {
-        let cfg = crate::sim::SimConfig {
-            gpus: args.sim_gpus.max(1),
-            time_scale: args.sim_time_scale,
-            ..crate::sim::SimConfig::default()
-        };
-        let handle = crate::sim::start(cfg, "127.0.0.1:0".parse().expect("a valid address"))
-            .await
-            .context("cannot start the simulated API")?;
-        let url = handle.base_url();
-        simulator = Some(handle);
-        url
-    } else {
-        url::Url::parse(&args.url).map_err(|e| {
-            usage(format!(
-                "--url {:?}: {e}",
-                crate::redact::url_str(&args.url)
-            ))
-        })?
-    };
-    let mut client_cfg = ClientConfig::new(base_url);
-    client_cfg.headers = headers.clone();
-    client_cfg.timeout = args.timeout;
-    client_cfg.max_body_bytes = args.max_body_bytes;
-    client_cfg.pool_max_idle_per_host = (args.concurrent as usize).max(8);
-    let client = FluxClient::new(&client_cfg).map_err(|e| usage(e.to_string()))?;
-
-    let config = RunConfig {
-        url: client.display_url(),
-        requests: args.requests,
-        concurrent: args.concurrent,
-        test_type: args.test_type,
-        rate: args.rate,
-        duration_seconds: args.duration.map(|d| d.as_secs_f64()),
-        timeout_seconds: args.timeout.as_secs_f64(),
-        warmup: args.warmup,
-        steps: args.steps,
-        guidance: args.guidance,
-        width: args.width,
-        height: args.height,
-        seed: seed_label(args.seed),
-        prompt_count: prompts.len().max(1),
-        header_names: headers.iter().map(|(n, _)| n.clone()).collect(),
-        slo: args.slo.clone(),
-        simulated: args.simulate,
-    };
-    let source = RequestSource {
-        prompts,
-        steps: args.steps,
-        guidance: args.guidance,
-        width: args.width,
-        height: args.height,
-        seed: args.seed,
-    };
+    let prepared = prepare(&args).await?;
+    let client = prepared.client.clone();
+    let config = prepared.config.clone();
+    let source = prepared.source.clone();
+    let slo = prepared.slo.clone();
 
     let say: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|line: &str| eprintln!("{line}"));
     say(&format!(
@@ -192,14 +104,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             warmup: args.warmup,
             timeout: args.timeout,
             poll_interval: args.poll_interval,
+            arrivals: args.arrivals,
+            arrival_seed: args.arrival_seed,
+            stop_on_saturation: args.stop_on_saturation,
         };
         let total = match load {
             Load::Closed { requests, .. } => requests + args.warmup,
-            Load::Open {
-                rate,
-                duration_seconds,
-                ..
-            } => super::run::open_loop_count(rate, duration_seconds) + args.warmup,
+            Load::Open { .. } => plan.schedule().map(|s| s.len() as u64).unwrap_or(0),
         };
         let label = match mode {
             ProbeMode::Generate => "concurrent",
@@ -207,18 +118,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
         };
         say(&format!(
             "▶  {label} test: {}",
-            describe_load(&load, args.warmup)
+            describe_load(&load, args.warmup, &config.arrivals)
         ));
         let bar = Arc::new(Bar::new(total, label, !args.json));
         let phase = run_phase(&client, &plan, &source, &control, bar.clone()).await;
         bar.finish();
+        if let Some(why) = &phase.stopped_early {
+            say(&format!("⏹  {label} test stopped early: {why}"));
+        }
         phases.push(phase);
     }
     let interrupted = watch.interrupted();
     drop(watch);
-    if let Some(sim) = simulator {
-        sim.shutdown().await;
-    }
+    prepared.shutdown().await;
 
     let results = BenchResults {
         config,
@@ -273,7 +185,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     Ok(exit_code(&results, verdicts.as_deref(), &say))
 }
 
-fn describe_load(load: &Load, warmup: u64) -> String {
+fn describe_load(load: &Load, warmup: u64, arrivals: &str) -> String {
     let w = if warmup > 0 {
         format!(" (+{warmup} warm-up)")
     } else {
@@ -290,7 +202,7 @@ fn describe_load(load: &Load, warmup: u64) -> String {
             max_in_flight,
         } => {
             format!(
-                "{rate} requests/s for {duration_seconds}s, at most {max_in_flight} in flight{w}"
+                "{rate} requests/s ({arrivals}) for {duration_seconds}s, at most {max_in_flight} in flight{w}"
             )
         }
     }

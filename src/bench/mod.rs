@@ -1,5 +1,6 @@
 //! `fluxprobe bench` and `fluxprobe report`: the one-shot throughput test.
 
+pub mod arrivals;
 pub mod command;
 pub mod interrupt;
 pub mod model;
@@ -9,6 +10,8 @@ pub mod report;
 pub mod requests;
 pub mod results;
 pub mod run;
+pub mod saturation;
+pub mod setup;
 pub mod slo;
 pub mod status;
 pub mod summary;

@@ -46,6 +46,30 @@ pub struct RunConfig {
     pub slo: Option<String>,
     /// True when the target was the in-process simulated API.
     pub simulated: bool,
+    /// Confidence level of the percentile intervals (`--confidence`).
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// Confidence of the `--slo` verdicts (`--slo-confidence`).
+    #[serde(default = "default_slo_confidence")]
+    pub slo_confidence: f64,
+    /// Open loop: how sends are spaced ("constant", "poisson", "gamma:0.5").
+    #[serde(default = "default_arrivals")]
+    pub arrivals: String,
+    /// Open loop: seed of the send schedule (Poisson and gamma arrivals).
+    #[serde(default)]
+    pub arrival_seed: u64,
+}
+
+fn default_confidence() -> f64 {
+    crate::stats::DEFAULT_CONFIDENCE
+}
+
+fn default_slo_confidence() -> f64 {
+    crate::stats::early_stopping::LOADGEN_CONFIDENCE
+}
+
+fn default_arrivals() -> String {
+    "constant".to_string()
 }
 
 /// The four status bodies as the server sent them (raw JSON objects, as the seed saves them),
@@ -79,6 +103,10 @@ pub struct PhaseResult {
     pub interrupted: bool,
     /// Highest number of requests in flight at once.
     pub peak_in_flight: u32,
+    /// Why the phase stopped sending before its plan was done, other than an interruption
+    /// (e.g. `--stop-on-saturation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<String>,
 }
 
 impl PhaseResult {

@@ -1,15 +1,21 @@
 //! The bench drivers: a closed loop (N requests, at most C in flight — the seed's mode) and an
-//! open loop (R requests per second for D seconds, sent on schedule whatever the answers), both
-//! producing a [`PhaseResult`]. Stopping is cooperative: `stop` ends sending, `abort` ends every
-//! probe still in flight as `aborted`; nothing started is ever dropped from the records.
+//! open loop (R requests per second for D seconds, sent on a schedule computed in full before
+//! the first send — constant, Poisson or gamma gaps, see [`super::arrivals`] — whatever the
+//! answers), both producing a [`PhaseResult`]. Stopping is cooperative: `stop` ends sending,
+//! `abort` ends every probe still in flight as `aborted`; nothing started is ever dropped from
+//! the records. With `stop_on_saturation`, an open loop also stops sending when requests in
+//! flight and response times both keep rising (see [`super::saturation`]) and says why in
+//! `stopped_early`.
 
+use super::arrivals::{self, Arrivals, ScheduleError};
 use super::model::{Load, PhaseResult};
 use super::requests::RequestSource;
+use super::saturation::{self, Sample};
 use crate::api::FluxClient;
 use crate::probe::{self, Clock, ProbeMode, ProbeRecord, ProbeSpec};
 use reqwest::header::HeaderMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -25,6 +31,32 @@ pub struct PhasePlan {
     pub warmup: u64,
     pub timeout: Duration,
     pub poll_interval: Duration,
+    /// Open loop: how sends are spaced.
+    pub arrivals: Arrivals,
+    /// Open loop: seed of random gaps.
+    pub arrival_seed: u64,
+    /// Open loop: stop sending when the target saturates.
+    pub stop_on_saturation: bool,
+}
+
+impl PhasePlan {
+    /// The open loop's send offsets (warm-up first); empty for a closed loop.
+    pub fn schedule(&self) -> Result<Vec<f64>, ScheduleError> {
+        match self.load {
+            Load::Closed { .. } => Ok(Vec::new()),
+            Load::Open {
+                rate,
+                duration_seconds,
+                ..
+            } => arrivals::schedule(
+                self.arrivals,
+                rate,
+                duration_seconds,
+                self.warmup,
+                self.arrival_seed,
+            ),
+        }
+    }
 }
 
 /// How a run is stopped from outside (Ctrl-C, or a test).
@@ -63,6 +95,9 @@ struct Shared {
     in_flight: AtomicU32,
     peak: AtomicU32,
     progress: Arc<dyn Progress>,
+    /// Response times of measured probes finished since the saturation monitor last looked
+    /// (kept only while it runs).
+    finished: Option<Mutex<Vec<f64>>>,
 }
 
 impl Shared {
@@ -91,6 +126,11 @@ impl Shared {
             )
             .await;
             rec.warmup = warmup;
+            if let (Some(f), false) = (&me.finished, warmup)
+                && let Ok(mut v) = f.lock()
+            {
+                v.push(rec.response_time());
+            }
             me.in_flight.fetch_sub(1, Ordering::SeqCst);
             me.progress.finished(&rec);
             drop(permit);
@@ -115,6 +155,8 @@ pub async fn run_phase(
         in_flight: AtomicU32::new(0),
         peak: AtomicU32::new(0),
         progress,
+        finished: (plan.stop_on_saturation && matches!(plan.load, Load::Open { .. }))
+            .then(|| Mutex::new(Vec::new())),
     });
     let spec_for = |seq: u64| ProbeSpec {
         request: requests.request(seq),
@@ -124,6 +166,7 @@ pub async fn run_phase(
     };
     let mut set = JoinSet::new();
     let mut records = Vec::new();
+    let mut stopped_early = None;
     let (skipped, not_started) = match plan.load {
         Load::Closed {
             requests: n,
@@ -153,22 +196,41 @@ pub async fn run_phase(
             }
             (0, not_started)
         }
-        Load::Open {
-            rate,
-            duration_seconds,
-            max_in_flight,
-        } => {
-            open_loop(
+        Load::Open { max_in_flight, .. } => {
+            let schedule = match plan.schedule() {
+                Ok(s) => s,
+                Err(e) => {
+                    // Options are checked before a run starts; this is a caller's mistake.
+                    tracing::error!("no open-loop schedule: {e}");
+                    Vec::new()
+                }
+            };
+            let saturated = CancellationToken::new();
+            let monitor = shared.finished.as_ref().map(|_| {
+                tokio::spawn(watch_saturation(
+                    Arc::clone(&shared),
+                    schedule_span(&schedule, plan.warmup),
+                    saturated.clone(),
+                ))
+            });
+            let sent = open_loop(
                 &shared,
                 &mut set,
                 &spec_for,
+                &schedule,
                 plan.warmup,
-                rate,
-                duration_seconds,
                 max_in_flight,
                 control,
+                &saturated,
             )
-            .await
+            .await;
+            if let Some(m) = monitor {
+                m.abort();
+                if let Ok(Some(sat)) = m.await {
+                    stopped_early = Some(format!("saturation: {}", sat.describe()));
+                }
+            }
+            sent
         }
     };
     collect(&mut set, &mut records).await;
@@ -182,6 +244,7 @@ pub async fn run_phase(
         not_started,
         interrupted: control.stop.is_cancelled(),
         peak_in_flight: shared.peak.load(Ordering::SeqCst),
+        stopped_early,
     }
 }
 
@@ -221,38 +284,91 @@ async fn closed_loop(
     0
 }
 
-/// Sends on a fixed schedule: request k is intended at k / rate seconds. Returns
-/// (skipped, not started).
+/// Sends on a precomputed schedule: request k is intended at `schedule[k]` seconds after the
+/// phase clock's zero; the first `warmup` are warm-up. A send due while `max_in_flight` are in
+/// flight is skipped and counted (measured ones only). Returns (skipped, not started), both
+/// counting measured requests only; stops early when `control.stop` or `saturated` fires.
 #[allow(clippy::too_many_arguments)]
 async fn open_loop(
     shared: &Arc<Shared>,
     set: &mut JoinSet<ProbeRecord>,
     spec_for: &impl Fn(u64) -> ProbeSpec,
+    schedule: &[f64],
     warmup: u64,
-    rate: f64,
-    duration_seconds: f64,
     max_in_flight: u32,
     control: &RunControl,
+    saturated: &CancellationToken,
 ) -> (u64, u64) {
-    let total = open_loop_count(rate, duration_seconds) + warmup;
-    // The schedule starts at the phase clock's zero, so intended offsets are exactly k / rate.
     let t0 = shared.clock.start;
+    let total = schedule.len() as u64;
+    let measured_left = |k: u64| total - k.max(warmup.min(total));
     let mut skipped = 0;
-    for k in 0..total {
-        let intended = t0 + Duration::from_secs_f64(k as f64 / rate);
+    for (k, offset) in (0u64..).zip(schedule.iter().copied()) {
+        let intended = t0 + Duration::from_secs_f64(offset.max(0.0));
         tokio::select! {
             biased;
-            _ = control.stop.cancelled() => return (skipped, total - k),
+            _ = control.stop.cancelled() => return (skipped, measured_left(k)),
+            _ = saturated.cancelled() => return (skipped, measured_left(k)),
             _ = tokio::time::sleep_until(intended) => {}
         }
+        let warm = k < warmup;
         if shared.in_flight.load(Ordering::SeqCst) >= max_in_flight {
-            skipped += 1;
+            if !warm {
+                skipped += 1;
+            }
             shared.progress.skipped();
             continue;
         }
-        shared.spawn(set, spec_for(k), Some(intended), k, k < warmup, None);
+        shared.spawn(set, spec_for(k), Some(intended), k, warm, None);
     }
     (skipped, 0)
+}
+
+/// Seconds from the first measured send to the last one of a schedule.
+fn schedule_span(schedule: &[f64], warmup: u64) -> f64 {
+    let first = schedule.get(warmup as usize).copied().unwrap_or(0.0);
+    schedule.last().copied().unwrap_or(0.0) - first
+}
+
+/// Looks at requests in flight and response times at regular ticks (a sixteenth of the
+/// sending span, between 50 ms and 10 s); when they show saturation, fires `saturated` and
+/// returns the evidence.
+async fn watch_saturation(
+    shared: Arc<Shared>,
+    span: f64,
+    saturated: CancellationToken,
+) -> Option<saturation::Saturation> {
+    let tick = Duration::from_secs_f64((span / 16.0).clamp(0.05, 10.0));
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        let finished = match shared.finished.as_ref().map(|f| f.lock()) {
+            Some(Ok(mut v)) => std::mem::take(&mut *v),
+            _ => Vec::new(),
+        };
+        samples.push(Sample {
+            at: shared.clock.offset(Instant::now()),
+            in_flight: f64::from(shared.in_flight.load(Ordering::SeqCst)),
+            latency: median(finished),
+        });
+        if let Some(sat) = saturation::detect(&samples) {
+            tracing::warn!("target saturated: {}", sat.describe());
+            saturated.cancel();
+            return Some(sat);
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(crate::stats::median_sorted(&v).unwrap_or(v[0]))
 }
 
 /// Requests an open-loop phase sends: ⌊rate × duration⌋, at least one.

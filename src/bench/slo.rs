@@ -1,6 +1,14 @@
 //! Service-level objectives of a bench run (`--slo 'p95<8s,success>=0.99,throughput>=0.5'`):
 //! parsing the clauses and judging each one against a phase's figures as PASS, FAIL or
-//! INCONCLUSIVE (a percentile from too few requests to be more than the maximum).
+//! INCONCLUSIVE.
+//!
+//! A percentile clause (`p99<20s`) is a claim about the service, not about the run's sample,
+//! and is judged with a stated confidence (`--slo-confidence`, 99 % by default) by LoadGen's
+//! early-stopping rule ([`crate::stats::early_stopping`]): from the successful requests and
+//! how many of them missed the bound, PASS when the bound is met with that confidence, FAIL
+//! when it is missed with that confidence, otherwise INCONCLUSIVE with the number of further
+//! requests that would settle it if none of them missed. A `p100` clause is the maximum. The
+//! other clauses compare the measured figure with the threshold.
 //!
 //! Metrics: `pNN` (nearest-rank percentile of successful response times, e.g. `p95`, `p99.9`),
 //! `mean`, `median`, `min`, `max` (of successful response times), `success` (ratio of
@@ -11,7 +19,7 @@
 use crate::bench::summary::PhaseSummary;
 use crate::cli::Lang;
 use crate::exit::Exit;
-use crate::stats::min_samples_for;
+use crate::stats::early_stopping::{self, Decision, LOADGEN_CONFIDENCE};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -35,7 +43,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    fn is_latency(self) -> bool {
+    pub fn is_latency(self) -> bool {
         matches!(
             self,
             Metric::Percentile(_) | Metric::Mean | Metric::Median | Metric::Min | Metric::Max
@@ -308,8 +316,21 @@ pub struct ClauseResult {
     pub verdict: Verdict,
     /// Successful requests behind a latency figure, or requests behind a ratio.
     pub samples: u64,
-    /// Percentile clauses: the fewest samples for the percentile to be more than the maximum.
+    /// Percentile clauses: the requests that would have to be measured in all for a PASS if
+    /// none more missed the bound.
     pub needed_samples: Option<u64>,
+    /// Percentile clauses: how many more requests that is (INCONCLUSIVE only).
+    #[serde(default)]
+    pub more_needed: Option<u64>,
+    /// Percentile clauses: successful requests that missed the bound.
+    #[serde(default)]
+    pub violations: Option<u64>,
+    /// Percentile clauses: the most that may miss it for a PASS with this many requests.
+    #[serde(default)]
+    pub allowed_violations: Option<u64>,
+    /// Percentile clauses: the confidence of the verdict.
+    #[serde(default)]
+    pub confidence: Option<f64>,
 }
 
 /// Every clause judged against one phase.
@@ -321,41 +342,118 @@ pub struct SloReport {
     pub verdict: Verdict,
 }
 
-/// Judges one clause. Latency clauses look at successes only; with no success at all they
-/// fail (the objective is plainly not met). A percentile from fewer samples than
-/// [`min_samples_for`] is INCONCLUSIVE whatever its value; ratio and throughput clauses with no
-/// request at all are INCONCLUSIVE.
-pub fn judge(c: &Clause, s: &PhaseSummary) -> ClauseResult {
-    let rt = &s.response_time;
-    let (measured, samples, needed) = match c.metric {
-        Metric::Percentile(p) => (rt.percentile(p), rt.count, min_samples_for(p)),
-        Metric::Mean => (rt.mean, rt.count, None),
-        Metric::Median => (rt.median, rt.count, None),
-        Metric::Min => (rt.min, rt.count, None),
-        Metric::Max => (rt.max, rt.count, None),
-        Metric::Success => (s.success_rate, s.total, None),
-        Metric::ErrorRate => (s.error_rate, s.total, None),
-        Metric::Throughput => (s.throughput_rps, s.total, None),
+/// For a percentile clause: the share of requests that must be on the good side of the bound,
+/// and whether one latency is on the bad side. `None` for other clauses and for p100.
+fn percentile_test(c: &Clause) -> Option<(f64, impl Fn(f64) -> bool + '_)> {
+    let Metric::Percentile(p) = c.metric else {
+        return None;
     };
-    let verdict = match measured {
-        None if c.metric.is_latency() && rt.count == 0 => Verdict::Fail,
+    if p >= 100.0 {
+        return None;
+    }
+    // `pNN < T` claims a share p of requests are below T; `pNN > T` claims a share 1 − p of
+    // them are above T. A request misses the claim when the comparison does not hold for it.
+    let share = match c.op {
+        Op::Lt | Op::Le => p / 100.0,
+        Op::Gt | Op::Ge => 1.0 - p / 100.0,
+    };
+    Some((share, move |x: f64| !c.op.holds(x, c.threshold)))
+}
+
+/// Judges one clause at LoadGen's 99 % (see [`judge_at`]).
+pub fn judge(c: &Clause, s: &PhaseSummary) -> ClauseResult {
+    judge_at(c, s, LOADGEN_CONFIDENCE)
+}
+
+/// Judges one clause. Latency clauses look at successes only; with no success at all they
+/// fail (the objective is plainly not met). Percentile clauses follow LoadGen's
+/// early-stopping rule at `confidence` (see the module documentation); ratio and throughput
+/// clauses with no request at all are INCONCLUSIVE.
+pub fn judge_at(c: &Clause, s: &PhaseSummary, confidence: f64) -> ClauseResult {
+    let rt = &s.response_time;
+    let (measured, samples) = match c.metric {
+        Metric::Percentile(p) if p >= 100.0 => (rt.max, rt.count),
+        // From so few requests that it is the maximum, a percentile is not shown as one.
+        Metric::Percentile(p) => (
+            rt.percentile(p)
+                .filter(|_| !crate::stats::percentile_is_max(p, rt.count as usize)),
+            rt.count,
+        ),
+        Metric::Mean => (rt.mean, rt.count),
+        Metric::Median => (rt.median, rt.count),
+        Metric::Min => (rt.min, rt.count),
+        Metric::Max => (rt.max, rt.count),
+        Metric::Success => (s.success_rate, s.total),
+        Metric::ErrorRate => (s.error_rate, s.total),
+        Metric::Throughput => (s.throughput_rps, s.total),
+    };
+    let mut result = ClauseResult {
+        clause: c.clone(),
+        measured,
+        verdict: Verdict::Inconclusive,
+        samples,
+        needed_samples: None,
+        more_needed: None,
+        violations: None,
+        allowed_violations: None,
+        confidence: None,
+    };
+    if c.metric.is_latency() && rt.count == 0 {
+        result.verdict = Verdict::Fail;
+        return result;
+    }
+    if let Some((share, misses)) = percentile_test(c) {
+        let n = rt.count;
+        let kept = rt.samples();
+        if kept.len() as u64 != n {
+            // A summary without its samples (read back from JSON) cannot be judged this way.
+            return result;
+        }
+        let v = kept.iter().filter(|&&x| misses(x)).count() as u64;
+        result.violations = Some(v);
+        result.confidence = Some(confidence);
+        result.allowed_violations = early_stopping::max_violations(n, share, confidence);
+        result.needed_samples = early_stopping::requests_needed(v, share, confidence);
+        result.verdict = match early_stopping::decide(n, v, share, confidence) {
+            Some(Decision::Pass) => Verdict::Pass,
+            Some(Decision::Fail) => Verdict::Fail,
+            Some(Decision::Undecided { needed }) => {
+                result.more_needed = needed.map(|m| m.saturating_sub(n));
+                Verdict::Inconclusive
+            }
+            None => Verdict::Inconclusive,
+        };
+        return result;
+    }
+    result.verdict = match measured {
         None => Verdict::Inconclusive,
-        Some(_) if needed.is_some_and(|n| samples < n) => Verdict::Inconclusive,
         Some(m) if c.op.holds(m, c.threshold) => Verdict::Pass,
         Some(_) => Verdict::Fail,
     };
-    ClauseResult {
-        clause: c.clone(),
-        measured,
-        verdict,
-        samples,
-        needed_samples: needed,
-    }
+    result
 }
 
-/// Judges every clause against one phase.
+/// True when one successful request's response time meets every latency clause with a
+/// per-request meaning (percentile, max and min bounds): what goodput counts.
+pub fn request_meets(slo: &Slo, response_time: f64) -> bool {
+    slo.clauses.iter().all(|c| match c.metric {
+        Metric::Percentile(_) | Metric::Max | Metric::Min => c.op.holds(response_time, c.threshold),
+        _ => true,
+    })
+}
+
+/// Judges every clause against one phase at LoadGen's 99 %.
 pub fn evaluate(slo: &Slo, s: &PhaseSummary) -> SloReport {
-    let results: Vec<ClauseResult> = slo.clauses.iter().map(|c| judge(c, s)).collect();
+    evaluate_at(slo, s, LOADGEN_CONFIDENCE)
+}
+
+/// Judges every clause against one phase, percentile clauses at `confidence`.
+pub fn evaluate_at(slo: &Slo, s: &PhaseSummary, confidence: f64) -> SloReport {
+    let results: Vec<ClauseResult> = slo
+        .clauses
+        .iter()
+        .map(|c| judge_at(c, s, confidence))
+        .collect();
     let verdict = results
         .iter()
         .map(|r| r.verdict)
@@ -368,11 +466,17 @@ pub fn evaluate(slo: &Slo, s: &PhaseSummary) -> SloReport {
     }
 }
 
-/// Judges every clause against every phase of a run.
+/// Judges every clause against every phase of a run, at the run's verdict confidence.
 pub fn evaluate_results(slo: &Slo, results: &crate::bench::model::BenchResults) -> Vec<SloReport> {
+    let c = results.config.slo_confidence;
+    let c = if c.is_finite() && c > 0.5 && c < 1.0 {
+        c
+    } else {
+        LOADGEN_CONFIDENCE
+    };
     crate::bench::summary::summarize(results)
         .iter()
-        .map(|s| evaluate(slo, s))
+        .map(|s| evaluate_at(slo, s, c))
         .collect()
 }
 
@@ -387,6 +491,10 @@ pub fn overall(reports: &[SloReport]) -> Verdict {
 
 fn measured_text(r: &ClauseResult, lang: Lang) -> String {
     match r.measured {
+        None if matches!(r.clause.metric, Metric::Percentile(_)) && r.samples > 0 => match lang {
+            Lang::En => format!("no value: {} requests, the largest would be it", r.samples),
+            Lang::Zh => format!("无值: 仅 {} 个请求, 只能取最大值", r.samples),
+        },
         None => match lang {
             Lang::En => "nothing measured".to_string(),
             Lang::Zh => "无测量值".to_string(),
@@ -408,6 +516,46 @@ fn verdict_text(v: Verdict, lang: Lang) -> &'static str {
     }
 }
 
+/// Why a percentile clause got its verdict: how many requests missed the bound and what the
+/// rule allows, or how many more requests would settle it.
+fn explain_percentile(r: &ClauseResult, lang: Lang) -> Option<String> {
+    let (Metric::Percentile(_), Some(v), Some(c)) = (r.clause.metric, r.violations, r.confidence)
+    else {
+        return None;
+    };
+    let level = crate::bench::report::details::level_label(c);
+    let n = r.samples;
+    let t = &r.clause.text;
+    Some(match (r.verdict, lang) {
+        (Verdict::Pass, Lang::En) => format!(
+            "{v} of {n} requests missed it, at most {} allowed at {level} confidence",
+            r.allowed_violations.unwrap_or(0)
+        ),
+        (Verdict::Pass, Lang::Zh) => format!(
+            "{n} 个请求中 {v} 个未达标, {level} 置信度下最多允许 {} 个",
+            r.allowed_violations.unwrap_or(0)
+        ),
+        (Verdict::Fail, Lang::En) => {
+            format!("{v} of {n} requests missed it: missed with {level} confidence")
+        }
+        (Verdict::Fail, Lang::Zh) => {
+            format!("{n} 个请求中 {v} 个未达标: 以 {level} 置信度判定未达到")
+        }
+        (Verdict::Inconclusive, Lang::En) => match r.more_needed {
+            Some(k) => format!(
+                "{v} of {n} requests missed it; {k} more requests needed for {level} confidence (if none of them misses {t})"
+            ),
+            None => format!("{v} of {n} requests missed it; too few to tell at {level} confidence"),
+        },
+        (Verdict::Inconclusive, Lang::Zh) => match r.more_needed {
+            Some(k) => format!(
+                "{n} 个请求中 {v} 个未达标; 还需要 {k} 个请求才能达到 {level} 置信度 (若它们都满足 {t})"
+            ),
+            None => format!("{n} 个请求中 {v} 个未达标; 请求太少, 无法以 {level} 置信度判定"),
+        },
+    })
+}
+
 /// The objectives' section of the report.
 pub fn render(reports: &[SloReport], lang: Lang) -> String {
     let mut o = String::new();
@@ -423,19 +571,9 @@ pub fn render(reports: &[SloReport], lang: Lang) -> String {
                 r.clause.text,
                 measured_text(r, lang)
             );
-            if r.verdict == Verdict::Inconclusive
-                && let (Metric::Percentile(p), Some(needed)) = (r.clause.metric, r.needed_samples)
-            {
-                line.push_str(&match lang {
-                    Lang::En => format!(
-                        " — p{p} from {} requests is just the maximum (needs at least {needed})",
-                        r.samples
-                    ),
-                    Lang::Zh => format!(
-                        " — p{p} 仅基于 {} 个请求, 即最大值 (至少需要 {needed} 个)",
-                        r.samples
-                    ),
-                });
+            if let Some(explained) = explain_percentile(r, lang) {
+                line.push_str(" — ");
+                line.push_str(&explained);
             } else if r.measured.is_none() && r.clause.metric.is_latency() {
                 line.push_str(match lang {
                     Lang::En => " — no successful request",
@@ -459,6 +597,7 @@ mod tests {
     use crate::bench::model::Load;
     use crate::bench::summary::tests::{phase, rec};
     use crate::outcome::Outcome;
+    use crate::stats::confidence::tests::brute_cdf;
 
     /// n successes of 1, 2, …, n seconds (all sent at 0) and `failed` timeouts.
     fn summary(n: u64, failed: u64) -> PhaseSummary {
@@ -535,27 +674,88 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_against_hand_figures() {
-        // 20 successes of 1..20 s, no failure: p95 = 19th = 19 s, mean 10.5 s, throughput 1/s.
+    fn point_verdicts_against_hand_figures() {
+        // 20 successes of 1..20 s, no failure: mean 10.5 s, throughput 1/s (all sent at 0, the
+        // last done at 20 s).
         let s = summary(20, 0);
         let rep = evaluate(
-            &Slo::parse("p95<19.5s,p95<19s,mean<=10.5,throughput>=1,success>=1").unwrap(),
+            &Slo::parse("mean<=10.5,mean<10.5,throughput>=1,success>=1,max<20s,p100<=20s").unwrap(),
             &s,
         );
         let v: Vec<Verdict> = rep.results.iter().map(|r| r.verdict).collect();
-        assert_eq!(
-            v,
-            vec![
-                Verdict::Pass,
-                Verdict::Fail,
-                Verdict::Pass,
-                Verdict::Pass,
-                Verdict::Pass
-            ]
-        );
-        assert_eq!(rep.results[0].measured, Some(19.0));
-        assert_eq!(rep.verdict, Verdict::Fail);
+        use Verdict::*;
+        assert_eq!(v, vec![Pass, Fail, Pass, Pass, Fail, Pass]);
+        assert_eq!(rep.results[0].measured, Some(10.5));
+        assert_eq!(rep.verdict, Fail);
         assert_eq!(rep.verdict.exit(), Exit::SloFailed);
+    }
+
+    /// The smallest N for which N requests with `t` over a bound that a share `q` must meet
+    /// pass at 99 %: walking N upwards with the term-by-term binomial sum.
+    fn brute_needed(t: u64, q: f64) -> u64 {
+        (t + 1..)
+            .find(|&n| brute_cdf(t, n, 1.0 - q) < 0.01)
+            .unwrap()
+    }
+
+    #[test]
+    fn percentile_verdicts_follow_early_stopping() {
+        // 100 successes of 1..100 s. A p90 bound at 99 %: 3 slower allowed (P(B ≤ 3) = 0.0078,
+        // P(B ≤ 4) = 0.0237 for B ~ Bin(100, 0.1)); 19 slower is a miss (P(B ≥ 19) = 0.0046).
+        let s = summary(100, 0);
+        let rep = evaluate(
+            &Slo::parse("p90<97.5s,p90<96.5s,p90<81.5s,p90<=97s").unwrap(),
+            &s,
+        );
+        let r = &rep.results;
+        use Verdict::*;
+        assert_eq!(
+            r.iter().map(|r| r.verdict).collect::<Vec<_>>(),
+            vec![Pass, Inconclusive, Fail, Pass]
+        );
+        assert_eq!(r[0].violations, Some(3));
+        assert_eq!(r[0].allowed_violations, Some(3));
+        assert_eq!(r[0].confidence, Some(0.99));
+        assert_eq!(r[0].measured, Some(90.0));
+        assert_eq!(r[1].violations, Some(4));
+        assert_eq!(r[1].needed_samples, Some(brute_needed(4, 0.9)));
+        assert_eq!(r[1].more_needed, Some(brute_needed(4, 0.9) - 100));
+        assert_eq!(r[2].violations, Some(19));
+        // `<=`: a request of exactly 97 s meets it; 98, 99, 100 do not.
+        assert_eq!(r[3].violations, Some(3));
+        assert!(1.0 - brute_cdf(18, 100, 0.1) < 0.01);
+        let text = render(std::slice::from_ref(&rep), Lang::En);
+        assert!(
+            text.contains("3 of 100 requests missed it, at most 3 allowed at 99% confidence"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "4 of 100 requests missed it; {} more requests needed for 99% confidence (if none of them misses p90<96.5s)",
+                brute_needed(4, 0.9) - 100
+            )),
+            "{text}"
+        );
+        assert!(text.contains("19 of 100 requests missed it: missed with 99% confidence"));
+    }
+
+    #[test]
+    fn lower_bounds_and_other_confidences() {
+        let s = summary(100, 0);
+        // p50>5s: half must be above 5 s; the 5 at or below miss it. P(B ≤ 5 | Bin(100, ½))
+        // is tiny: a pass. p10>50s: 90 % must be above 50 s, 50 miss: a fail.
+        let rep = evaluate(&Slo::parse("p50>5s,p10>50s").unwrap(), &s);
+        assert_eq!(rep.results[0].verdict, Verdict::Pass);
+        assert_eq!(rep.results[0].violations, Some(5));
+        assert_eq!(rep.results[1].verdict, Verdict::Fail);
+        assert_eq!(rep.results[1].violations, Some(50));
+        // At 90 % a p90 bound with 100 requests allows more: P(B ≤ 5 | Bin(100, 0.1)) = 0.0576
+        // < 0.1, P(B ≤ 6) = 0.1172.
+        assert!(brute_cdf(5, 100, 0.1) < 0.1 && brute_cdf(6, 100, 0.1) >= 0.1);
+        let rep = evaluate_at(&Slo::parse("p90<95.5s").unwrap(), &s, 0.90);
+        assert_eq!(rep.results[0].violations, Some(5));
+        assert_eq!(rep.results[0].allowed_violations, Some(5));
+        assert_eq!(rep.results[0].verdict, Verdict::Pass);
     }
 
     #[test]
@@ -563,12 +763,18 @@ mod tests {
         let s = summary(10, 0);
         let rep = evaluate(&Slo::parse("p99<100s,p90<100s").unwrap(), &s);
         assert_eq!(rep.results[0].verdict, Verdict::Inconclusive);
-        assert_eq!(rep.results[0].needed_samples, Some(100));
-        assert_eq!(rep.results[1].verdict, Verdict::Pass);
+        // None slower: 0.99ⁿ < 0.01 from n = 459; 0.9ⁿ < 0.01 from n = 44.
+        assert_eq!(rep.results[0].needed_samples, Some(459));
+        assert_eq!(rep.results[0].more_needed, Some(449));
+        assert_eq!(rep.results[0].measured, None);
+        assert_eq!(rep.results[1].verdict, Verdict::Inconclusive);
+        assert_eq!(rep.results[1].more_needed, Some(34));
+        // p90 of 10 is the 9th value, not the maximum: it is shown.
+        assert_eq!(rep.results[1].measured, Some(9.0));
         assert_eq!(rep.verdict, Verdict::Inconclusive);
         assert_eq!(rep.verdict.exit(), Exit::SloInconclusive);
         let text = render(std::slice::from_ref(&rep), Lang::En);
-        assert!(text.contains("p99 from 10 requests is just the maximum (needs at least 100)"));
+        assert!(text.contains("p99<100s  (no value: 10 requests, the largest would be it) — 0 of 10 requests missed it; 449 more requests needed for 99% confidence (if none of them misses p99<100s)"), "{text}");
         // A failure elsewhere still wins.
         let rep = evaluate(&Slo::parse("p99<100s,mean<1s").unwrap(), &s);
         assert_eq!(rep.verdict, Verdict::Fail);

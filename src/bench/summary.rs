@@ -7,14 +7,23 @@
 //! - wall time = last `done` − first `intended` over measured records;
 //! - throughput = successful requests / wall time (also images/s), megapixels/s from the
 //!   requested width × height of each success;
+//! - denoising steps/s = Σ requested steps of successes / wall time; steps per generation
+//!   second = Σ requested steps / Σ server generation time of the successes that report one
+//!   (the GPU's own pace, "it/s"); megapixel-steps/s = Σ megapixels × steps / wall time, which
+//!   compares runs of different sizes and step counts (a generation's cost grows with both);
 //! - response time = `done − intended` of successes only; failures have their own summary;
+//!   every percentile with its confidence at the run's level (see [`crate::stats::confidence`]);
 //! - achieved concurrency = Σ service times (`done − sent`) / wall time (Little's law);
-//! - achieved rate (open loop) = (started − 1) / (last `sent` − first `sent`).
+//! - offered rate (open loop) = measured sends the schedule held (started, skipped and not
+//!   started) / duration; achieved rate = (started − 1) / (last `sent` − first `sent`);
+//! - saturation = requests in flight and response times both rising through the run (see
+//!   [`crate::bench::saturation`]).
 
 use crate::bench::model::{BenchResults, Load, PhaseResult};
+use crate::bench::saturation::{self, Saturation};
 use crate::outcome::Outcome;
 use crate::probe::{ProbeMode, ProbeRecord};
-use crate::stats::Summary;
+use crate::stats::{DEFAULT_CONFIDENCE, Summary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -65,9 +74,16 @@ pub struct Concurrency {
 pub struct RateFigures {
     /// Requests per second asked for.
     pub requested: f64,
+    /// Measured sends the schedule held / duration (differs from `requested` for random
+    /// arrivals).
+    #[serde(default)]
+    pub offered: Option<f64>,
     /// (started − 1) / (last sent − first sent).
     pub achieved: Option<f64>,
     pub duration_seconds: f64,
+    /// How sends were spaced ("constant", "poisson", "gamma:0.5").
+    #[serde(default)]
+    pub arrivals: Option<String>,
 }
 
 /// The failures of one reason.
@@ -108,6 +124,15 @@ pub struct PhaseSummary {
     pub throughput_rps: Option<f64>,
     pub images_per_second: Option<f64>,
     pub megapixels_per_second: Option<f64>,
+    /// Requested denoising steps of successes per second of wall time.
+    #[serde(default)]
+    pub steps_per_second: Option<f64>,
+    /// Requested steps per second of server generation time (successes that report it).
+    #[serde(default)]
+    pub steps_per_generation_second: Option<f64>,
+    /// Megapixels × steps of successes per second of wall time.
+    #[serde(default)]
+    pub megapixel_steps_per_second: Option<f64>,
     /// done − intended, successes only.
     pub response_time: Summary,
     /// done − intended of failures.
@@ -131,6 +156,12 @@ pub struct PhaseSummary {
     pub failures: Vec<FailureGroup>,
     /// Field name → number of values present but unusable.
     pub parse_issues: BTreeMap<String, u64>,
+    /// Requests in flight and response times kept rising through the run.
+    #[serde(default)]
+    pub saturation: Option<Saturation>,
+    /// Why sending stopped before the plan was done (other than an interruption).
+    #[serde(default)]
+    pub stopped_early: Option<String>,
 }
 
 fn ratio(a: f64, b: f64) -> Option<f64> {
@@ -138,7 +169,14 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
 }
 
 impl PhaseSummary {
+    /// The figures of a phase, percentiles at the default confidence.
     pub fn from_phase(phase: &PhaseResult) -> PhaseSummary {
+        PhaseSummary::from_phase_at(phase, DEFAULT_CONFIDENCE)
+    }
+
+    /// The figures of a phase, percentiles with their intervals at confidence `level`.
+    pub fn from_phase_at(phase: &PhaseResult, level: f64) -> PhaseSummary {
+        let summary = |values: &mut dyn Iterator<Item = f64>| Summary::of_at(values, level);
         let measured: Vec<&ProbeRecord> = phase.measured().collect();
         let successes: Vec<&ProbeRecord> = measured
             .iter()
@@ -161,6 +199,16 @@ impl PhaseSummary {
         };
         let per_wall = |x: f64| wall.and_then(|w| ratio(x, w));
         let megapixels: f64 = successes.iter().map(|r| r.megapixels()).sum();
+        let steps: f64 = successes.iter().map(|r| f64::from(r.steps)).sum();
+        let megapixel_steps: f64 = successes
+            .iter()
+            .map(|r| r.megapixels() * f64::from(r.steps))
+            .sum();
+        let (gen_steps, gen_seconds) = successes
+            .iter()
+            .filter_map(|r| r.generation_time.map(|g| (f64::from(r.steps), g)))
+            .filter(|(_, g)| g.is_finite() && *g > 0.0)
+            .fold((0.0, 0.0), |(s, t), (st, g)| (s + st, t + g));
         let busy: f64 = measured.iter().map(|r| r.service_time().max(0.0)).sum();
 
         let vram = measured.iter().filter_map(|r| r.vram_bytes);
@@ -178,13 +226,16 @@ impl PhaseSummary {
                     (Some(a), Some(b)) if total >= 2 => ratio((total - 1) as f64, b - a),
                     _ => None,
                 };
+                let scheduled = total + phase.skipped + phase.not_started;
                 (
                     None,
                     Some(max_in_flight),
                     Some(RateFigures {
                         requested: rate,
+                        offered: ratio(scheduled as f64, duration_seconds),
                         achieved,
                         duration_seconds,
+                        arrivals: None,
                     }),
                 )
             }
@@ -218,15 +269,18 @@ impl PhaseSummary {
             throughput_rps: per_wall(success as f64),
             images_per_second: per_wall(success as f64),
             megapixels_per_second: per_wall(megapixels),
-            response_time: Summary::of(successes.iter().map(|r| r.response_time())),
-            failure_response_time: Summary::of(failures.iter().map(|r| r.response_time())),
-            generation_time: Summary::of(successes.iter().filter_map(|r| r.generation_time)),
-            queue_wait: Summary::of(successes.iter().filter_map(|r| r.queue_wait())),
-            server_queue_wait: Summary::of(successes.iter().filter_map(|r| r.server_queue_wait)),
-            server_service_time: Summary::of(
-                successes.iter().filter_map(|r| r.server_service_time),
+            steps_per_second: per_wall(steps),
+            steps_per_generation_second: ratio(gen_steps, gen_seconds),
+            megapixel_steps_per_second: per_wall(megapixel_steps),
+            response_time: summary(&mut successes.iter().map(|r| r.response_time())),
+            failure_response_time: summary(&mut failures.iter().map(|r| r.response_time())),
+            generation_time: summary(&mut successes.iter().filter_map(|r| r.generation_time)),
+            queue_wait: summary(&mut successes.iter().filter_map(|r| r.queue_wait())),
+            server_queue_wait: summary(&mut successes.iter().filter_map(|r| r.server_queue_wait)),
+            server_service_time: summary(
+                &mut successes.iter().filter_map(|r| r.server_service_time),
             ),
-            schedule_lag: Summary::of(measured.iter().map(|r| r.schedule_lag())),
+            schedule_lag: summary(&mut measured.iter().map(|r| r.schedule_lag())),
             vram_min_bytes: vram.clone().reduce(f64::min),
             vram_max_bytes: vram.reduce(f64::max),
             concurrency: Concurrency {
@@ -238,6 +292,8 @@ impl PhaseSummary {
             rate,
             failures: failure_groups(&failures),
             parse_issues,
+            saturation: saturation::from_records(measured.iter().copied()),
+            stopped_early: phase.stopped_early.clone(),
         }
     }
 }
@@ -268,15 +324,25 @@ fn failure_groups(failures: &[&ProbeRecord]) -> Vec<FailureGroup> {
     groups
 }
 
-/// One summary per phase, with unique names (see [`phase_names`]).
+/// One summary per phase, with unique names (see [`phase_names`]), percentiles at the run's
+/// confidence level.
 pub fn summarize(results: &BenchResults) -> Vec<PhaseSummary> {
+    let level = results.config.confidence;
+    let level = if crate::stats::confidence::valid_level(level) {
+        level
+    } else {
+        DEFAULT_CONFIDENCE
+    };
     results
         .phases
         .iter()
         .zip(phase_names(&results.phases))
         .map(|(p, name)| {
-            let mut s = PhaseSummary::from_phase(p);
+            let mut s = PhaseSummary::from_phase_at(p, level);
             s.name = name;
+            if let Some(r) = s.rate.as_mut() {
+                r.arrivals = Some(results.config.arrivals.clone());
+            }
             s
         })
         .collect()
@@ -333,6 +399,7 @@ pub(crate) mod tests {
             not_started: 0,
             interrupted: false,
             peak_in_flight: 2,
+            stopped_early: None,
         }
     }
 
@@ -369,6 +436,12 @@ pub(crate) mod tests {
         assert_eq!(s.throughput_rps, Some(3.0 / 8.0));
         // 3 × 0.5 MP over 8 s.
         assert_eq!(s.megapixels_per_second, Some(1.5 / 8.0));
+        // 3 successes × 10 steps over 8 s; over 3 × 1 s of generation; × 0.5 MP.
+        assert_eq!(s.steps_per_second, Some(30.0 / 8.0));
+        assert_eq!(s.steps_per_generation_second, Some(10.0));
+        assert_eq!(s.megapixel_steps_per_second, Some(15.0 / 8.0));
+        assert!(s.saturation.is_none());
+        assert_eq!(s.stopped_early, None);
         // Successes only: 2, 3, 5.
         assert_eq!(s.response_time.count, 3);
         assert_eq!(s.response_time.mean, Some(10.0 / 3.0));
@@ -411,6 +484,8 @@ pub(crate) mod tests {
         let rate = s.rate.unwrap();
         assert_eq!(rate.requested, 2.0);
         assert_eq!(rate.achieved, Some(3.0 / 1.5));
+        // 4 started + 1 skipped scheduled over 2 s.
+        assert_eq!(rate.offered, Some(2.5));
         assert_eq!(s.schedule_lag.max, Some(0.25));
         assert_eq!(s.aborted, 1);
         assert_eq!(s.skipped, 1);
@@ -482,6 +557,10 @@ pub(crate) mod tests {
             header_names: vec![],
             slo: None,
             simulated: true,
+            confidence: 0.95,
+            slo_confidence: 0.99,
+            arrivals: "constant".into(),
+            arrival_seed: 0,
         }
     }
 

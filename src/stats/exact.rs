@@ -1,8 +1,11 @@
 //! Exact statistics over every sample of a run: nearest-rank percentiles, the conventional
 //! median, mean, sample standard deviation, minimum and maximum, and the rule that says when a
-//! percentile is no more than the maximum because there are too few samples.
+//! percentile is no more than the maximum because there are too few samples. A [`Summary`]
+//! carries each percentile's confidence (see [`super::confidence`]).
 
+use super::confidence::{DEFAULT_CONFIDENCE, PercentileEstimate};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How percentiles are computed, as stated in the JSON file.
 pub const PERCENTILE_METHOD: &str = "nearest-rank";
@@ -160,12 +163,18 @@ fn compensated_sum(values: impl Iterator<Item = f64>) -> f64 {
     sum + c
 }
 
+/// The percentiles every [`Summary`] reports, with their JSON names.
+pub const SUMMARY_PERCENTILES: [(f64, &str); 4] =
+    [(50.0, "p50"), (90.0, "p90"), (95.0, "p95"), (99.0, "p99")];
+
 /// The usual figures of one set of samples (seconds, for latencies). Every figure is `None`
 /// when there are no samples; `stddev` also below two.
 ///
 /// `median` is the conventional median (mean of the two middle values for an even count, as the
-/// seed tool reported); `p50`…`p99` are nearest-rank percentiles, always measured values.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// seed tool reported); `p50`…`p99` are nearest-rank percentiles, always measured values, and
+/// `None` below the sample count at which they can be claimed at `confidence` (see
+/// [`super::confidence`]); `percentiles` gives each one's interval and upper bound.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub count: u64,
     pub mean: Option<f64>,
@@ -177,9 +186,25 @@ pub struct Summary {
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub stddev: Option<f64>,
+    /// The confidence level of the intervals in `percentiles`.
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// "p50", "p90", "p95", "p99" → the value with its interval and upper bound.
+    #[serde(default)]
+    pub percentiles: BTreeMap<String, PercentileEstimate>,
     /// The samples themselves, for other percentiles; not saved.
     #[serde(skip)]
     samples: Sorted,
+}
+
+fn default_confidence() -> f64 {
+    DEFAULT_CONFIDENCE
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary::from_sorted(Sorted::default())
+    }
 }
 
 impl PartialEq for Summary {
@@ -195,33 +220,62 @@ impl PartialEq for Summary {
             && self.min == o.min
             && self.max == o.max
             && self.stddev == o.stddev
+            && self.confidence == o.confidence
+            && self.percentiles == o.percentiles
     }
 }
 
 impl Summary {
-    /// Summarises the finite values among `values`.
+    /// Summarises the finite values among `values`, percentiles at the default confidence.
     pub fn of(values: impl IntoIterator<Item = f64>) -> Summary {
         Summary::from_sorted(Sorted::new(values))
     }
 
+    /// Summarises the finite values among `values`, percentiles at confidence `level`.
+    pub fn of_at(values: impl IntoIterator<Item = f64>, level: f64) -> Summary {
+        Summary::from_sorted_at(Sorted::new(values), level)
+    }
+
     pub fn from_sorted(s: Sorted) -> Summary {
+        Summary::from_sorted_at(s, DEFAULT_CONFIDENCE)
+    }
+
+    pub fn from_sorted_at(s: Sorted, level: f64) -> Summary {
+        let percentiles: BTreeMap<String, PercentileEstimate> = SUMMARY_PERCENTILES
+            .iter()
+            .map(|&(p, name)| {
+                (
+                    name.to_string(),
+                    PercentileEstimate::of_sorted(s.as_slice(), p, level),
+                )
+            })
+            .collect();
+        let value = |name: &str| percentiles.get(name).and_then(|e| e.value);
         Summary {
             count: s.len() as u64,
             mean: s.mean(),
             median: s.median(),
-            p50: s.percentile(50.0),
-            p90: s.percentile(90.0),
-            p95: s.percentile(95.0),
-            p99: s.percentile(99.0),
+            p50: value("p50"),
+            p90: value("p90"),
+            p95: value("p95"),
+            p99: value("p99"),
             min: s.min(),
             max: s.max(),
             stddev: s.stddev(),
+            confidence: level,
+            percentiles,
             samples: s,
         }
     }
 
-    /// Any percentile by nearest rank. Computed from the samples when this summary has them;
-    /// a summary read back from JSON knows only p50, p90, p95, p99 and p100 (the maximum).
+    /// The estimate of one of the reported percentiles ("p99"), when there is one.
+    pub fn estimate(&self, name: &str) -> Option<&PercentileEstimate> {
+        self.percentiles.get(name)
+    }
+
+    /// Any percentile by nearest rank, whether or not it can be claimed (see `p50`…`p99` for
+    /// that). Computed from the samples when this summary has them; a summary read back from
+    /// JSON knows only the claimable ones of p50, p90, p95, p99, and p100 (the maximum).
     pub fn percentile(&self, p: f64) -> Option<f64> {
         if !self.samples.is_empty() {
             return self.samples.percentile(p);
@@ -272,9 +326,14 @@ mod tests {
         assert_eq!(s.mean, Some(5.5));
         assert_eq!(s.median, Some(5.5));
         assert_eq!(s.p50, Some(5.0));
-        assert_eq!(s.p90, Some(9.0));
-        assert_eq!(s.p95, Some(10.0));
-        assert_eq!(s.p99, Some(10.0));
+        assert_eq!(s.percentile(90.0), Some(9.0));
+        assert_eq!(s.percentile(95.0), Some(10.0));
+        assert_eq!(s.percentile(99.0), Some(10.0));
+        // At 95 %, p90 needs 29 samples (0.9^29 ≤ 0.05), p95 59, p99 299: withheld.
+        assert_eq!((s.p90, s.p95, s.p99), (None, None, None));
+        assert_eq!(s.confidence, 0.95);
+        assert_eq!(s.estimate("p99").unwrap().needed_samples, Some(299));
+        assert_eq!(s.estimate("p50").unwrap().value, Some(5.0));
         assert_eq!(s.min, Some(1.0));
         assert_eq!(s.max, Some(10.0));
         assert!(close(s.stddev.unwrap(), (82.5f64 / 9.0).sqrt()));
@@ -284,12 +343,14 @@ mod tests {
     fn odd_count_median_and_tiny_sets() {
         let s = Summary::of([2.0, 9.0, 4.0]);
         assert_eq!(s.median, Some(4.0));
-        assert_eq!(s.p50, Some(4.0)); // ⌈1.5⌉ = 2nd
+        assert_eq!(s.percentile(50.0), Some(4.0)); // ⌈1.5⌉ = 2nd
+        assert_eq!(s.p50, None); // p50 needs 5 samples at 95 %
         let one = Summary::of([7.25]);
         assert_eq!(
-            (one.mean, one.median, one.p99, one.min, one.max),
-            (Some(7.25), Some(7.25), Some(7.25), Some(7.25), Some(7.25))
+            (one.mean, one.median, one.min, one.max),
+            (Some(7.25), Some(7.25), Some(7.25), Some(7.25))
         );
+        assert_eq!((one.p50, one.p99), (None, None));
         assert_eq!(one.stddev, None);
         let none = Summary::of([]);
         assert_eq!(none.count, 0);
@@ -337,10 +398,17 @@ mod tests {
     fn summary_percentile_falls_back_to_saved_figures() {
         let s = Summary::of((1..=200).map(f64::from));
         assert_eq!(s.percentile(99.5), Some(199.0));
+        assert_eq!(s.percentile(99.0), Some(198.0));
         let back: Summary = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.percentile(95.0), Some(190.0));
         assert_eq!(back.percentile(99.5), None);
+        // p99 of 200 cannot be claimed at 95 % (needs 299): not saved, not known.
+        assert_eq!(back.percentile(99.0), None);
+        let at99 = Summary::of_at((1..=200).map(f64::from), 0.99);
+        assert_eq!(at99.confidence, 0.99);
+        assert_eq!(at99.p95, Some(190.0));
+        assert_eq!(at99.estimate("p99").unwrap().needed_samples, Some(459));
     }
 
     proptest! {
@@ -373,7 +441,14 @@ mod tests {
             prop_assert_eq!(s.min.unwrap(), sorted[0]);
             prop_assert_eq!(s.max.unwrap(), sorted[n - 1]);
             for (p_h, got) in [(5000, s.p50), (9000, s.p90), (9500, s.p95), (9900, s.p99)] {
-                prop_assert_eq!(got.unwrap(), sorted[rank_reference(p_h, n) - 1]);
+                let q = p_h as f64 / 10_000.0;
+                // Claimable at 95 % once the maximum bounds it: qⁿ ≤ 0.05.
+                if q.powi(n as i32) <= 0.05 {
+                    prop_assert_eq!(got.unwrap(), sorted[rank_reference(p_h, n) - 1]);
+                } else {
+                    prop_assert_eq!(got, None);
+                }
+                prop_assert_eq!(s.percentile(q * 100.0).unwrap(), sorted[rank_reference(p_h, n) - 1]);
             }
             if n >= 2 {
                 let var = values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;

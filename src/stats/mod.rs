@@ -6,10 +6,22 @@
 //!   is the ⌈p/100·n⌉-th smallest (1-based), so it is always one of the measured values;
 //! - `median` is the conventional median (the mean of the two middle values when n is even),
 //!   which is what the seed tool printed; it can differ from the nearest-rank p50;
-//! - the standard deviation is the sample one (n − 1 in the denominator).
+//! - the standard deviation is the sample one (n − 1 in the denominator);
+//! - every percentile carries its confidence ([`confidence`]): a distribution-free interval
+//!   and one-sided upper bound from order statistics at a stated level (95 % unless told
+//!   otherwise), and below the sample count at which it can be claimed at all its value is
+//!   withheld (`None`, null in JSON) rather than shown as what is really the maximum;
+//! - whether a percentile bound is met is decided by LoadGen's early-stopping rule
+//!   ([`early_stopping`]).
 
+pub mod confidence;
+pub mod early_stopping;
 pub mod exact;
 pub mod hdr;
+
+pub use confidence::{
+    DEFAULT_CONFIDENCE, INTERVAL_METHOD, PercentileEstimate, min_samples_to_claim,
+};
 
 pub use exact::{
     MEDIAN_METHOD, PERCENTILE_METHOD, Sorted, Summary, median_sorted, min_samples_for,

@@ -332,6 +332,7 @@ mod tests {
             not_started: 0,
             interrupted: false,
             peak_in_flight: 2,
+            stopped_early: None,
         }
     }
 

@@ -61,6 +61,10 @@ fn config() -> RunConfig {
         header_names: vec![],
         slo: None,
         simulated: false,
+        confidence: 0.95,
+        slo_confidence: 0.99,
+        arrivals: "constant".into(),
+        arrival_seed: 0,
     }
 }
 
@@ -74,6 +78,7 @@ fn phase(mode: ProbeMode, load: Load, records: Vec<ProbeRecord>) -> PhaseResult 
         not_started: 0,
         interrupted: false,
         peak_in_flight: 3,
+        stopped_early: None,
     }
 }
 

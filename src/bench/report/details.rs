@@ -1,6 +1,7 @@
 //! fluxprobe's additions to the report, one section per phase after the seed-style part:
-//! nearest-rank percentiles with a too-few-samples warning, throughput in images and
-//! megapixels, achieved against requested load, waits, VRAM, failures by reason with their
+//! nearest-rank percentiles with their confidence intervals (withheld, "—", below the count at
+//! which they can be claimed), throughput in images, megapixels and denoising steps, achieved
+//! against requested and offered load, saturation, waits, VRAM, failures by reason with their
 //! first messages, parse issues, and where the figures come from.
 
 use super::seed::phase_title;
@@ -8,24 +9,92 @@ use super::text::{self, num, secs4, tr};
 use crate::bench::results::read::SEED_VERSION;
 use crate::bench::summary::PhaseSummary;
 use crate::cli::Lang;
-use crate::stats::{Summary, min_samples_for};
+use crate::stats::exact::SUMMARY_PERCENTILES;
+use crate::stats::{PercentileEstimate, Summary};
 use std::fmt::Write;
 
 /// The rule that sets fluxprobe's sections apart from the seed's `=` rules.
 pub const RULE: &str = "------------------------------------------------------------";
 
-/// Percentiles shown, with the warning rule applied to each.
-const PERCENTILES: [(f64, &str); 4] = [(50.0, "p50"), (90.0, "p90"), (95.0, "p95"), (99.0, "p99")];
+/// A confidence level as a percentage: 0.95 → "95%", 0.999 → "99.9%".
+pub fn level_label(level: f64) -> String {
+    let pct = level * 100.0;
+    let rounded = (pct * 10.0).round() / 10.0;
+    if (rounded - rounded.round()).abs() < 1e-9 {
+        format!("{}%", rounded.round() as i64)
+    } else {
+        format!("{rounded:.1}%")
+    }
+}
 
-/// "p99 from 10 requests is just the maximum (needs at least 100)", when it is so.
-pub fn too_few_warning(label: &str, p: f64, n: u64, lang: Lang) -> Option<String> {
-    let needed = min_samples_for(p)?;
-    (n > 0 && n < needed).then(|| match lang {
-        Lang::En => {
-            format!("{label} from {n} requests is just the maximum (needs at least {needed})")
+/// A reported percentile of a summary: its value, "—" when it cannot be claimed from so few
+/// samples, "N/A" when there are none.
+pub fn percentile_text(s: &Summary, name: &str, lang: Lang) -> String {
+    if s.is_empty() {
+        return "N/A".to_string();
+    }
+    let value = match name {
+        "p50" => s.p50,
+        "p90" => s.p90,
+        "p95" => s.p95,
+        "p99" => s.p99,
+        _ => None,
+    };
+    match value {
+        Some(_) => secs4(lang, value),
+        None => "—".to_string(),
+    }
+}
+
+/// One percentile's line: "p50 5.0000 s (95% CI 2.0000 s – 9.0000 s; upper bound 9.0000 s)",
+/// or "p99 — needs ≥ 299 requests (n = 10); at least 9.0000 s".
+pub fn percentile_line(
+    name: &str,
+    e: &PercentileEstimate,
+    n: u64,
+    level: f64,
+    lang: Lang,
+) -> String {
+    let level = level_label(level);
+    let end = |v: Option<f64>| match v {
+        Some(_) => secs4(lang, v),
+        None => "—".to_string(),
+    };
+    match e.value {
+        Some(_) => match lang {
+            Lang::En => format!(
+                "{name} {} ({level} CI {} – {}; upper bound {})",
+                secs4(lang, e.value),
+                end(e.lower),
+                end(e.upper),
+                end(e.upper_bound)
+            ),
+            Lang::Zh => format!(
+                "{name} {} ({level} 置信区间 {} – {}; 上界 {})",
+                secs4(lang, e.value),
+                end(e.lower),
+                end(e.upper),
+                end(e.upper_bound)
+            ),
+        },
+        None => {
+            let needed = e
+                .needed_samples
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "?".to_string());
+            let mut line = match lang {
+                Lang::En => format!("{name} — needs ≥ {needed} requests for {level} (n = {n})"),
+                Lang::Zh => format!("{name} — 需要至少 {needed} 个请求才能达到 {level} (n = {n})"),
+            };
+            if e.lower.is_some() {
+                line.push_str(&match lang {
+                    Lang::En => format!("; at least {}", secs4(lang, e.lower)),
+                    Lang::Zh => format!("; 不低于 {}", secs4(lang, e.lower)),
+                });
+            }
+            line
         }
-        Lang::Zh => format!("{label} 仅基于 {n} 个请求, 即最大值 (至少需要 {needed} 个)"),
-    })
+    }
 }
 
 fn mean_median_p95(s: &Summary, lang: Lang) -> String {
@@ -34,14 +103,14 @@ fn mean_median_p95(s: &Summary, lang: Lang) -> String {
             "mean {} · median {} · p95 {} (n = {})",
             secs4(lang, s.mean),
             secs4(lang, s.median),
-            secs4(lang, s.p95),
+            percentile_text(s, "p95", lang),
             s.count
         ),
         Lang::Zh => format!(
             "平均 {} · 中位数 {} · p95 {} (n = {})",
             secs4(lang, s.mean),
             secs4(lang, s.median),
-            secs4(lang, s.p95),
+            percentile_text(s, "p95", lang),
             s.count
         ),
     }
@@ -61,13 +130,20 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
     );
     let _ = writeln!(o, "{RULE}");
 
-    // Response-time percentiles of successes.
+    // Response-time percentiles of successes, with their confidence.
     let rt = &s.response_time;
-    o.push_str(tr(
-        lang,
-        "📐 Response time of successes (percentiles by nearest rank):\n",
-        "📐 成功请求的响应时间 (百分位数按最近秩法):\n",
-    ));
+    let _ = match lang {
+        Lang::En => writeln!(
+            o,
+            "📐 Response time of successes (percentiles by nearest rank; {} confidence by order statistics):",
+            level_label(rt.confidence)
+        ),
+        Lang::Zh => writeln!(
+            o,
+            "📐 成功请求的响应时间 (百分位数按最近秩法; 按次序统计量给出 {} 置信区间):",
+            level_label(rt.confidence)
+        ),
+    };
     if rt.is_empty() {
         o.push_str(tr(
             lang,
@@ -75,11 +151,15 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
             "   (没有成功的请求)\n",
         ));
     } else {
-        let ps: Vec<String> = PERCENTILES
-            .iter()
-            .map(|(p, label)| format!("{label} {}", secs4(lang, rt.percentile(*p))))
-            .collect();
-        let _ = writeln!(o, "   {}", ps.join(" · "));
+        for (_, name) in SUMMARY_PERCENTILES {
+            if let Some(e) = rt.estimate(name) {
+                let _ = writeln!(
+                    o,
+                    "   {}",
+                    percentile_line(name, e, rt.count, rt.confidence, lang)
+                );
+            }
+        }
         let _ = match lang {
             Lang::En => writeln!(
                 o,
@@ -102,14 +182,9 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
                 rt.count
             ),
         };
-        for (p, label) in PERCENTILES {
-            if let Some(w) = too_few_warning(label, p, rt.count, lang) {
-                let _ = writeln!(o, "   ⚠️ {w}");
-            }
-        }
     }
 
-    // Throughput.
+    // Throughput, in requests and in image-generation units.
     let _ = match lang {
         Lang::En => writeln!(
             o,
@@ -124,6 +199,22 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
             num(s.throughput_rps, 4),
             num(s.images_per_second, 4),
             num(s.megapixels_per_second, 4)
+        ),
+    };
+    let _ = match lang {
+        Lang::En => writeln!(
+            o,
+            "   denoising steps: {} steps/s · {} steps per generation second · {} megapixel-steps/s",
+            num(s.steps_per_second, 2),
+            num(s.steps_per_generation_second, 2),
+            num(s.megapixel_steps_per_second, 2)
+        ),
+        Lang::Zh => writeln!(
+            o,
+            "   去噪步数: {} 步/秒 · 每生成秒 {} 步 · {} 百万像素·步/秒",
+            num(s.steps_per_second, 2),
+            num(s.steps_per_generation_second, 2),
+            num(s.megapixel_steps_per_second, 2)
         ),
     };
     let _ = match lang {
@@ -161,20 +252,23 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
         ),
     };
     if let Some(r) = &s.rate {
+        let arrivals = r.arrivals.as_deref().unwrap_or("constant");
         let _ = match lang {
             Lang::En => writeln!(
                 o,
-                "📅 Rate: requested {:.2}/s for {:.0} s · achieved {}/s · skipped at max in flight {}",
+                "📅 Rate: requested {:.2}/s ({arrivals}) for {:.0} s · offered {}/s · achieved {}/s · skipped at max in flight {}",
                 r.requested,
                 r.duration_seconds,
+                num(r.offered, 2),
                 num(r.achieved, 2),
                 s.skipped
             ),
             Lang::Zh => writeln!(
                 o,
-                "📅 速率: 请求 {:.2}/秒, 持续 {:.0} 秒 · 实际 {}/秒 · 因在途上限跳过 {}",
+                "📅 速率: 请求 {:.2}/秒 ({arrivals}), 持续 {:.0} 秒 · 计划 {}/秒 · 实际 {}/秒 · 因在途上限跳过 {}",
                 r.requested,
                 r.duration_seconds,
+                num(r.offered, 2),
                 num(r.achieved, 2),
                 s.skipped
             ),
@@ -185,15 +279,45 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
                 o,
                 "   schedule lag: mean {} · p99 {} · max {}",
                 secs4(lang, lag.mean),
-                secs4(lang, lag.p99),
+                percentile_text(lag, "p99", lang),
                 secs4(lang, lag.max)
             ),
             Lang::Zh => writeln!(
                 o,
                 "   调度延迟: 平均 {} · p99 {} · 最大 {}",
                 secs4(lang, lag.mean),
-                secs4(lang, lag.p99),
+                percentile_text(lag, "p99", lang),
                 secs4(lang, lag.max)
+            ),
+        };
+    }
+    if let Some(sat) = &s.saturation {
+        let _ = match lang {
+            Lang::En => writeln!(
+                o,
+                "⚠️  Saturation: {} — the target is not keeping up with the offered load; figures grow with the run's length",
+                sat.describe()
+            ),
+            Lang::Zh => writeln!(
+                o,
+                "⚠️  饱和: {} — 目标跟不上所施加的负载; 统计值会随测试时长增长",
+                sat.describe()
+            ),
+        };
+    }
+    if let Some(why) = &s.stopped_early {
+        let _ = match lang {
+            Lang::En => writeln!(
+                o,
+                "⏹  Stopped early ({} never sent): {}",
+                s.not_started,
+                text::one_line(why, 200)
+            ),
+            Lang::Zh => writeln!(
+                o,
+                "⏹  提前停止 ({} 个未发送): {}",
+                s.not_started,
+                text::one_line(why, 200)
             ),
         };
     }

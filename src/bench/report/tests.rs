@@ -150,7 +150,7 @@ fn failures_show_in_the_table_and_by_reason() {
 }
 
 #[test]
-fn warns_when_a_percentile_is_just_the_maximum() {
+fn percentiles_carry_their_confidence_or_are_withheld() {
     let records = (0..10)
         .map(|i| rec(i, 0.0, 0.0, 1.0 + i as f64, Outcome::Success))
         .collect();
@@ -162,14 +162,37 @@ fn warns_when_a_percentile_is_just_the_maximum() {
         },
     )]);
     let en = render_report(&results, Lang::En);
-    assert!(en.contains("p99 from 10 requests is just the maximum (needs at least 100)"));
-    assert!(en.contains("p95 from 10 requests is just the maximum (needs at least 20)"));
-    assert!(!en.contains("p90 from 10"));
-    // Nearest rank: p50 of 1..10 s is the 5th value, the median the mean of the 5th and 6th.
-    assert!(en.contains("p50 5.0000 s · p90 9.0000 s · p95 10.0000 s · p99 10.0000 s"));
+    // By hand, B ~ Bin(10, q): p50 (q = ½) rank 5; P(B ≤ 1) = 0.0107 ≤ 0.025 < P(B ≤ 2) = 0.0547
+    // → lower rank 2; P(B ≤ 7) = 0.9453 < 0.975 ≤ P(B ≤ 8) = 0.9893 → upper rank 9, and the
+    // one-sided 95 % bound is rank 9 too.
+    assert!(
+        en.contains("   p50 5.0000 s (95% CI 2.0000 s – 9.0000 s; upper bound 9.0000 s)\n"),
+        "{en}"
+    );
+    // p90, p95, p99 cannot be claimed from 10 (needs qⁿ ≤ 0.05: 29, 59, 299). Their lower
+    // ends: q = 0.9: P(B ≤ 6) = 0.0128 ≤ 0.025 < P(B ≤ 7) → rank 7; q = 0.95: P(B ≤ 7) =
+    // 0.0115 → rank 8; q = 0.99: P(B ≤ 8) = 0.0043 → rank 9.
+    assert!(en.contains("   p90 — needs ≥ 29 requests for 95% (n = 10); at least 7.0000 s\n"));
+    assert!(en.contains("   p95 — needs ≥ 59 requests for 95% (n = 10); at least 8.0000 s\n"));
+    assert!(en.contains("   p99 — needs ≥ 299 requests for 95% (n = 10); at least 9.0000 s\n"));
+    assert!(!en.contains("p99 10.0000"));
     assert!(en.contains("median 5.5000 s"));
     let zh = render_report(&results, Lang::Zh);
-    assert!(zh.contains("p99 仅基于 10 个请求, 即最大值 (至少需要 100 个)"));
+    assert!(zh.contains("p99 — 需要至少 299 个请求才能达到 95% (n = 10); 不低于 9.0000秒"));
+    // Another level: at 99 % p50 needs 7 (0.5⁷ = 0.0078 ≤ 0.01 < 0.5⁶).
+    let mut at99 = results.clone();
+    at99.config.confidence = 0.99;
+    let en = render_report(&at99, Lang::En);
+    assert!(en.contains("99% confidence by order statistics"));
+    assert!(en.contains("   p50 5.0000 s (99% CI"), "{en}");
+}
+
+#[test]
+fn level_labels() {
+    use super::details::level_label;
+    assert_eq!(level_label(0.95), "95%");
+    assert_eq!(level_label(0.999), "99.9%");
+    assert_eq!(level_label(0.5), "50%");
 }
 
 #[test]

@@ -98,6 +98,7 @@ pub fn to_json(results: &BenchResults) -> Value {
                 "not_started": p.not_started,
                 "interrupted": p.interrupted,
                 "peak_in_flight": p.peak_in_flight,
+                "stopped_early": p.stopped_early,
             })
         })
         .collect();

@@ -161,6 +161,14 @@ fn read_config(m: &Map<String, Value>) -> RunConfig {
             .unwrap_or_default(),
         slo: text(m, "slo"),
         simulated: flag(m, "simulated").unwrap_or(false),
+        confidence: num(m, "confidence")
+            .filter(|c| crate::stats::confidence::valid_level(*c))
+            .unwrap_or(crate::stats::DEFAULT_CONFIDENCE),
+        slo_confidence: num(m, "slo_confidence")
+            .filter(|c| crate::stats::confidence::valid_level(*c) && *c > 0.5)
+            .unwrap_or(crate::stats::early_stopping::LOADGEN_CONFIDENCE),
+        arrivals: text(m, "arrivals").unwrap_or_else(|| "constant".to_string()),
+        arrival_seed: whole(m, "arrival_seed").unwrap_or(0),
     }
 }
 
@@ -367,6 +375,7 @@ fn seed_phase(entries: &[&Map<String, Value>], config: &RunConfig) -> PhaseResul
         load: closed_load(config, records.len()),
         wall_start: base,
         peak_in_flight: peak_overlap(&records),
+        stopped_early: None,
         skipped: 0,
         not_started: 0,
         interrupted: false,
@@ -411,6 +420,7 @@ fn fluxprobe_phases(
             not_started: whole(p, "not_started").unwrap_or(0),
             interrupted: flag(p, "interrupted").unwrap_or(false),
             peak_in_flight: small(p, "peak_in_flight").unwrap_or(0),
+            stopped_early: text(p, "stopped_early"),
         });
     }
     let index: BTreeMap<&str, usize> = names
