@@ -1,7 +1,12 @@
 //! `fluxprobe serve`: the continuous prober and its Prometheus / OTLP exporter.
 
+pub mod config;
+pub mod config_error;
+pub mod config_raw;
+pub mod envsubst;
 pub mod metrics;
 pub mod otlp;
+pub mod slo;
 
 use crate::cli::{CheckConfigArgs, HealthcheckArgs, ServeArgs};
 use crate::exit::Exit;
