@@ -6,6 +6,7 @@ pub mod config_raw;
 pub mod envsubst;
 pub mod metrics;
 pub mod otlp;
+pub mod registry;
 pub mod slo;
 
 use crate::cli::{CheckConfigArgs, HealthcheckArgs, ServeArgs};
