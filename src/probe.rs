@@ -159,12 +159,13 @@ impl ProbeRecord {
 }
 
 /// Runs one probe. Never fails: every way it can end is a record. If `cancel` fires while the
-/// probe is in flight, it ends at once as `aborted`.
+/// probe is in flight, it ends at once as `aborted`. `intended` is the scheduled send time
+/// (open loop); `None` means "now" (closed loop: intended = sent).
 pub async fn execute(
     client: &FluxClient,
     spec: &ProbeSpec,
     clock: &Clock,
-    intended: Instant,
+    intended: Option<Instant>,
     seq: u64,
     extra_headers: &HeaderMap,
     cancel: &CancellationToken,
@@ -174,7 +175,7 @@ pub async fn execute(
         seq,
         warmup: false,
         mode: spec.mode,
-        intended: clock.offset(intended),
+        intended: clock.offset(intended.unwrap_or(sent)),
         sent: clock.offset(sent),
         first_byte: None,
         done: clock.offset(sent),

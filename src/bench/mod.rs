@@ -1,6 +1,11 @@
 //! `fluxprobe bench` and `fluxprobe report`: the one-shot throughput test.
 
+pub mod interrupt;
 pub mod model;
+pub mod progress;
+pub mod requests;
+pub mod run;
+pub mod status;
 
 use crate::cli::{BenchArgs, ReportArgs};
 use crate::exit::Exit;
