@@ -540,7 +540,10 @@ fn resolve_request(
         ));
     }
     if pool.is_empty() {
-        pool.push(base.prompt.clone());
+        pool = crate::bench::requests::DEFAULT_PROMPTS
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
     }
     let steps = match pick(&own.steps, &def.steps) {
         Some(s) if s.value == 0 => return Err(src.at_value(s, "steps must be at least 1", None)),

@@ -7,6 +7,7 @@ pub mod envsubst;
 pub mod metrics;
 pub mod otlp;
 pub mod registry;
+pub mod schedule;
 pub mod slo;
 
 use crate::cli::{CheckConfigArgs, HealthcheckArgs, ServeArgs};
