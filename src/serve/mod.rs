@@ -1,14 +1,19 @@
 //! `fluxprobe serve`: the continuous prober and its Prometheus / OTLP exporter.
 
+pub mod burst;
 pub mod config;
 pub mod config_error;
 pub mod config_raw;
 pub mod envsubst;
 pub mod metrics;
 pub mod otlp;
+pub mod recent;
 pub mod registry;
 pub mod schedule;
+pub mod shared;
 pub mod slo;
+pub mod status;
+pub mod target;
 
 use crate::cli::{CheckConfigArgs, HealthcheckArgs, ServeArgs};
 use crate::exit::Exit;
