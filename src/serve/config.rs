@@ -685,9 +685,8 @@ fn faulty_cron_field(pattern: &str) -> Option<usize> {
 fn field_offsets(s: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start = None;
-    let mut char_idx = 0;
     let mut byte_start = 0;
-    for (b, c) in s.char_indices() {
+    for (char_idx, (b, c)) in s.char_indices().enumerate() {
         if c.is_whitespace() {
             if let Some(st) = start.take() {
                 out.push((st, &s[byte_start..b]));
@@ -696,7 +695,6 @@ fn field_offsets(s: &str) -> Vec<(usize, &str)> {
             start = Some(char_idx);
             byte_start = b;
         }
-        char_idx += 1;
     }
     if let Some(st) = start {
         out.push((st, &s[byte_start..]));
@@ -777,6 +775,11 @@ fn resolve_burst(b: &RawBurst, src: &Source) -> Result<BurstConfig, ConfigError>
     })
 }
 
+/// A duration for people, to the millisecond.
+fn show(d: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(Duration::from_millis(d.as_millis() as u64))
+}
+
 impl ServeConfig {
     /// A short human summary (check-config prints it). Never shows secrets.
     pub fn summary(&self) -> String {
@@ -805,9 +808,9 @@ impl ServeConfig {
                     let _ = writeln!(
                         s,
                         "  trickle every {} (jitter {}), timeout {}, max_in_flight {}",
-                        humantime::format_duration(tr.interval),
-                        humantime::format_duration(tr.jitter),
-                        humantime::format_duration(t.timeout),
+                        show(tr.interval),
+                        show(tr.jitter),
+                        show(t.timeout),
                         t.max_in_flight
                     );
                 }
@@ -818,8 +821,8 @@ impl ServeConfig {
             let _ = writeln!(
                 s,
                 "  status every {} (timeout {})",
-                humantime::format_duration(t.status_interval),
-                humantime::format_duration(t.status_timeout)
+                show(t.status_interval),
+                show(t.status_timeout)
             );
             if !t.headers.is_empty() {
                 let names: Vec<&str> = t.headers.iter().map(|h| h.name.as_str()).collect();

@@ -142,7 +142,7 @@ fn hint_for(message: &str) -> Option<String> {
         "use one of the values listed in the message"
     } else if m.contains("duration") {
         "write durations as 50ms, 15s, 5m or 1h30m"
-    } else if m.contains("invalid type") {
+    } else if m.contains("invalid type") || m.starts_with("invalid") {
         "the value has the wrong type here; compare with examples/fluxprobe.yml"
     } else if m.contains("duplicate") {
         "each key may appear once in a mapping"
