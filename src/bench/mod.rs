@@ -2,6 +2,7 @@
 
 pub mod interrupt;
 pub mod model;
+pub mod plot;
 pub mod progress;
 pub mod requests;
 pub mod run;
