@@ -266,12 +266,28 @@ fn resolve(
         let own = t.settings();
         targets.push(resolve_target(t, &own, &defaults, src, env)?);
     }
+    let otlp = match raw.otlp {
+        None => None,
+        Some(o) => {
+            let mut cfg = o.value.clone();
+            for (name, v) in cfg.headers.iter_mut() {
+                *v = envsubst::expand(v, env).map_err(|e| {
+                    src.at_value(
+                        &o,
+                        format!("otlp header {name}: {e}"),
+                        Some("export the variable before starting fluxprobe, or write $${ for a literal ${"),
+                    )
+                })?;
+            }
+            Some(cfg)
+        }
+    };
     Ok(ServeConfig {
         listen,
         grace_period,
         buckets,
         targets,
-        otlp: raw.otlp,
+        otlp,
         source: None,
     })
 }
@@ -990,6 +1006,19 @@ mod tests {
                 .contains("targets")
         );
         assert!(load("targets: []\n").is_err());
+    }
+
+    #[test]
+    fn otlp_headers_expand_the_environment() {
+        let c = load("otlp:\n  endpoint: http://127.0.0.1:4318\n  headers: {authorization: 'Bearer ${FLUX_TOKEN}'}\ntargets:\n  - name: a\n    url: http://h:1\n").unwrap();
+        assert_eq!(c.otlp.unwrap().headers["authorization"], "Bearer tok-123");
+        let e = load("otlp:\n  headers: {authorization: '${NOPE_X}'}\ntargets:\n  - name: a\n    url: http://h:1\n").unwrap_err();
+        assert!(e.message.contains("NOPE_X"), "{e}");
+        let e = load(
+            "otlp:\n  endpoint: http://x\n  bogus: 1\ntargets:\n  - name: a\n    url: http://h:1\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
     }
 
     #[test]

@@ -169,7 +169,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub targets: Option<Spanned<Vec<RawTarget>>>,
     #[serde(default)]
-    pub otlp: Option<OtlpConfig>,
+    pub otlp: Option<Spanned<OtlpConfig>>,
 }
 
 /// Probe settings: the `defaults:` section, and the same keys on a target (which win).

@@ -3,9 +3,10 @@
 
 use super::config::{self, ServeConfig};
 use super::config_error::ConfigError;
+use super::otlp::{Otlp, OtlpError};
 use super::recent::Recent;
 use super::registry::Metrics;
-use super::shared::{ProbeSink, Shared};
+use super::shared::Shared;
 use super::target::TargetRuntime;
 use crate::api::ClientError;
 use crate::probe::Clock;
@@ -31,6 +32,8 @@ pub enum ServeError {
     Metrics(#[from] prometheus::Error),
     #[error("target {target}: {source}")]
     Client { target: String, source: ClientError },
+    #[error("{0}")]
+    Otlp(#[from] OtlpError),
     #[error("the daemon was not started from a configuration file, so there is nothing to reload")]
     NoConfigFile,
 }
@@ -229,6 +232,20 @@ impl Inner {
     }
 }
 
+/// This host's name for the OTLP instance id (the HOSTNAME variable, else "localhost").
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
 /// Starts daemons.
 pub struct Daemon;
 
@@ -242,25 +259,35 @@ pub struct DaemonHandle {
 impl Daemon {
     /// Starts probing and serving. `listen` overrides the configuration's address (tests pass
     /// 127.0.0.1:0 and read [`DaemonHandle::addr`]).
+    /// With an `otlp:` section, OTLP export starts too (call it inside the tokio runtime).
     pub async fn start(
         config: ServeConfig,
         listen: Option<SocketAddr>,
     ) -> Result<DaemonHandle, ServeError> {
-        Self::start_with_sinks(config, listen, Vec::new()).await
-    }
-
-    /// Like [`Daemon::start`], with extra sinks that see every finished probe (OTLP).
-    pub async fn start_with_sinks(
-        config: ServeConfig,
-        listen: Option<SocketAddr>,
-        sinks: Vec<Arc<dyn ProbeSink>>,
-    ) -> Result<DaemonHandle, ServeError> {
         let metrics = Metrics::new(&config.buckets)?;
+        let addr = listen.unwrap_or(config.listen);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let otlp = match &config.otlp {
+            None => None,
+            Some(o) => {
+                let mut o = o.clone();
+                // Both exports bucket alike.
+                o.buckets = Some(config.buckets.clone());
+                let instance = format!("{}:{}", hostname(), addr.port());
+                Some(Arc::new(Otlp::start(&o, metrics.registry(), &instance)?))
+            }
+        };
         let shared = Arc::new(Shared {
             metrics,
             clock: Clock::new(),
             recent: Recent::default(),
-            sinks,
+            otlp,
+            otlp_counted: Default::default(),
         });
         let mut runtimes = BTreeMap::new();
         for t in &config.targets {
@@ -272,13 +299,6 @@ impl Daemon {
             })?;
             runtimes.insert(t.name.clone(), rt);
         }
-        let addr = listen.unwrap_or(config.listen);
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| ServeError::Bind { addr, source })?;
         shared.metrics.config_loaded(true);
         let inner = Arc::new(Inner {
             shared,
@@ -327,6 +347,7 @@ impl DaemonHandle {
 
     /// The text exposition, as /metrics serves it.
     pub fn render_metrics(&self) -> String {
+        self.inner.shared.sync_otlp_dropped();
         self.inner.shared.metrics.render()
     }
 
@@ -386,14 +407,17 @@ impl DaemonHandle {
             )
             .await;
         }
-        let sinks = self.inner.shared.sinks.clone();
-        if !sinks.is_empty() {
-            let _ = tokio::task::spawn_blocking(move || {
-                for s in sinks {
-                    s.shutdown();
-                }
-            })
-            .await;
+        let otlp_timeout = self
+            .inner
+            .config()
+            .otlp
+            .as_ref()
+            .and_then(|o| o.timeout)
+            .unwrap_or(Duration::from_secs(10));
+        // The targets' tasks have ended, so this is the last reference.
+        let otlp = self.inner.shared.otlp.clone();
+        if let Some(o) = otlp.and_then(|o| Arc::into_inner(o)) {
+            o.shutdown(otlp_timeout).await;
         }
         self.inner.stopping.cancel();
         let mut server = self.server;

@@ -26,6 +26,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
 }
 
 async fn metrics(State(inner): State<Arc<Inner>>) -> Response {
+    inner.shared.sync_otlp_dropped();
     let body = inner.shared.metrics.render();
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
 }

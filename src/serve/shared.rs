@@ -1,25 +1,24 @@
 //! State shared by every part of one daemon: its metrics registry, its clock, the recent-results
-//! store and the extra sinks (the OTLP exporter) that see every finished probe.
+//! store and, when configured, the OTLP exporter.
 
+use super::otlp::{Otlp, OtlpDropped};
 use super::recent::{Recent, RecentProbe};
 use super::registry::Metrics;
 use crate::probe::{Clock, ProbeRecord};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-/// Something that receives every finished probe besides the Prometheus registry (the OTLP
-/// exporter). Called on the probe's task: keep it quick and non-blocking.
-pub trait ProbeSink: Send + Sync {
-    fn probe_finished(&self, target: &str, probe: &str, record: &ProbeRecord, clock: &Clock);
-    /// Flushes and stops (called once at daemon shutdown, from a blocking-safe context).
-    fn shutdown(&self) {}
-}
+/// `signal` values of fluxprobe_otlp_dropped_total.
+pub const SIGNAL_TRACES: &str = "traces";
+pub const SIGNAL_METRICS: &str = "metrics";
 
 /// One daemon's shared state.
 pub struct Shared {
     pub metrics: Metrics,
     pub clock: Clock,
     pub recent: Recent,
-    pub sinks: Vec<Arc<dyn ProbeSink>>,
+    pub otlp: Option<Arc<Otlp>>,
+    /// OTLP drops already added to fluxprobe_otlp_dropped_total.
+    pub otlp_counted: Mutex<OtlpDropped>,
 }
 
 impl Shared {
@@ -28,9 +27,6 @@ impl Shared {
         self.metrics.observe(target, probe, rec, &self.clock);
         self.recent
             .push(target, RecentProbe::from_record(probe, rec, &self.clock));
-        for s in &self.sinks {
-            s.probe_finished(target, probe, rec, &self.clock);
-        }
         if rec.is_success() {
             tracing::debug!(
                 target_name = target,
@@ -49,6 +45,25 @@ impl Shared {
                 "probe failed"
             );
         }
+    }
+
+    /// Brings fluxprobe_otlp_dropped_total up to the exporter's own counts (before a scrape).
+    pub fn sync_otlp_dropped(&self) {
+        let Some(otlp) = &self.otlp else {
+            return;
+        };
+        let now = otlp.dropped();
+        let mut seen = self.otlp_counted.lock().unwrap_or_else(|e| e.into_inner());
+        for (signal, new, old) in [
+            (SIGNAL_TRACES, now.spans, seen.spans),
+            (SIGNAL_METRICS, now.metric_exports, seen.metric_exports),
+        ] {
+            self.metrics
+                .otlp_dropped
+                .with(&[signal])
+                .inc_by(new.saturating_sub(old));
+        }
+        *seen = now;
     }
 
     /// Unix seconds now, on the daemon's clock.

@@ -10,7 +10,6 @@ use crate::api::{ClientConfig, ClientError, FluxClient};
 use crate::bench::requests::RequestSource;
 use crate::cli::SeedArg;
 use crate::probe::{self, ProbeRecord, ProbeSpec};
-use reqwest::header::HeaderMap;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -188,19 +187,28 @@ impl TargetRuntime {
         };
         let gauge = self.shared.metrics.in_flight.with(&[self.name()]);
         gauge.inc();
+        let span = self
+            .shared
+            .otlp
+            .as_ref()
+            .map(|o| o.probe_started(self.name(), probe_name));
+        let headers = span.as_ref().map(|s| s.headers()).unwrap_or_default();
         let rec = probe::execute(
             &self.client,
             &spec,
             &self.shared.clock,
             intended,
             seq,
-            &HeaderMap::new(),
+            &headers,
             &self.probe_cancel,
         )
         .await;
         if !self.is_retired() {
             gauge.dec();
             self.shared.record(self.name(), probe_name, &rec);
+            if let (Some(o), Some(span)) = (&self.shared.otlp, span) {
+                o.probe_finished(span, self.name(), probe_name, &rec);
+            }
         }
         rec
     }
