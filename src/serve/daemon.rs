@@ -286,7 +286,7 @@ impl Daemon {
             metrics,
             clock: Clock::new(),
             recent: Recent::default(),
-            otlp,
+            otlp: std::sync::RwLock::new(otlp),
             otlp_counted: Default::default(),
         });
         let mut runtimes = BTreeMap::new();
@@ -414,10 +414,23 @@ impl DaemonHandle {
             .as_ref()
             .and_then(|o| o.timeout)
             .unwrap_or(Duration::from_secs(10));
-        // The targets' tasks have ended, so this is the last reference.
-        let otlp = self.inner.shared.otlp.clone();
-        if let Some(o) = otlp.and_then(|o| Arc::into_inner(o)) {
-            o.shutdown(otlp_timeout).await;
+        self.inner.shared.sync_otlp_dropped();
+        let otlp = self
+            .inner
+            .shared
+            .otlp
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        // The targets' tasks have ended, so this is the last reference; were one still held,
+        // dropping ours leaves the flush to the exporter's own background thread.
+        if let Some(o) = otlp {
+            match Arc::into_inner(o) {
+                Some(o) => o.shutdown(otlp_timeout).await,
+                None => {
+                    tracing::debug!("OTLP exporter still referenced; it flushes in the background")
+                }
+            }
         }
         self.inner.stopping.cancel();
         let mut server = self.server;

@@ -5,7 +5,7 @@ use super::otlp::{Otlp, OtlpDropped};
 use super::recent::{Recent, RecentProbe};
 use super::registry::Metrics;
 use crate::probe::{Clock, ProbeRecord};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// `signal` values of fluxprobe_otlp_dropped_total.
 pub const SIGNAL_TRACES: &str = "traces";
@@ -16,7 +16,8 @@ pub struct Shared {
     pub metrics: Metrics,
     pub clock: Clock,
     pub recent: Recent,
-    pub otlp: Option<Arc<Otlp>>,
+    /// Taken out at shutdown to be flushed.
+    pub otlp: RwLock<Option<Arc<Otlp>>>,
     /// OTLP drops already added to fluxprobe_otlp_dropped_total.
     pub otlp_counted: Mutex<OtlpDropped>,
 }
@@ -47,9 +48,14 @@ impl Shared {
         }
     }
 
+    /// The OTLP exporter, while it runs.
+    pub fn otlp(&self) -> Option<Arc<Otlp>> {
+        self.otlp.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Brings fluxprobe_otlp_dropped_total up to the exporter's own counts (before a scrape).
     pub fn sync_otlp_dropped(&self) {
-        let Some(otlp) = &self.otlp else {
+        let Some(otlp) = self.otlp() else {
             return;
         };
         let now = otlp.dropped();

@@ -187,9 +187,8 @@ impl TargetRuntime {
         };
         let gauge = self.shared.metrics.in_flight.with(&[self.name()]);
         gauge.inc();
-        let span = self
-            .shared
-            .otlp
+        let otlp = self.shared.otlp();
+        let span = otlp
             .as_ref()
             .map(|o| o.probe_started(self.name(), probe_name));
         let headers = span.as_ref().map(|s| s.headers()).unwrap_or_default();
@@ -206,7 +205,7 @@ impl TargetRuntime {
         if !self.is_retired() {
             gauge.dec();
             self.shared.record(self.name(), probe_name, &rec);
-            if let (Some(o), Some(span)) = (&self.shared.otlp, span) {
+            if let (Some(o), Some(span)) = (&otlp, span) {
                 o.probe_finished(span, self.name(), probe_name, &rec);
             }
         }
