@@ -146,7 +146,8 @@ async fn run_burst(rt: &Arc<TargetRuntime>, cfg: &super::config::BurstConfig, tr
             async move {
                 let mut out = Vec::new();
                 while next.fetch_add(1, Ordering::SeqCst) < total {
-                    if rt.probe_cancel.is_cancelled() {
+                    // Stopping: send nothing new (what is in flight finishes or is aborted).
+                    if rt.schedule_cancel.is_cancelled() || rt.probe_cancel.is_cancelled() {
                         break;
                     }
                     out.push(rt.run_probe(&name, None).await);
