@@ -145,3 +145,47 @@ fn serve_with_a_bad_configuration_exits_2_with_the_position() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_simulate_probes_the_built_in_simulator() {
+    let listen = closed_port();
+    let mut child = KillOnDrop(
+        Command::new(assert_cmd::cargo::cargo_bin("fluxprobe"))
+            .args(["serve", "--simulate", "--listen", &listen.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (_, s) = wait_metrics(listen, Duration::from_secs(30), "the simulated GPU", |s| {
+        value(s, "fluxprobe_target_gpus", &[("target", "simulated")]).filter(|g| *g == 1.0)
+    })
+    .await;
+    assert_eq!(
+        value(&s, "fluxprobe_target_ready", &[("target", "simulated")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        find(
+            &s,
+            "fluxprobe_request_failures_total",
+            &[("target", "simulated"), ("probe", "every-5m")]
+        )
+        .len(),
+        12
+    );
+    signal(&child.0, "-TERM");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve --simulate did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}

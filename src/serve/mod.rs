@@ -19,6 +19,7 @@ pub mod recent;
 pub mod registry;
 pub mod schedule;
 pub mod shared;
+pub mod simulate;
 pub mod slo;
 pub mod status;
 pub mod target;
@@ -74,12 +75,30 @@ pub async fn run_cli(args: ServeArgs) -> anyhow::Result<Exit> {
     run_until_signal(handle).await
 }
 
-/// `serve --simulate`: needs the built-in simulated API.
-async fn run_simulated(_listen: Option<SocketAddr>) -> anyhow::Result<Exit> {
-    Err(UsageError(
-        "serve --simulate needs the built-in simulator, which this build lacks".to_string(),
-    )
-    .into())
+/// `serve --simulate`: the simulated API in process, probed with the built-in configuration.
+async fn run_simulated(listen: Option<SocketAddr>) -> anyhow::Result<Exit> {
+    let sim = simulate::start_simulator()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the simulated FLUX API: {e}"))?;
+    let config = simulate::simulated_config(&sim.base_url())?;
+    let handle = match Daemon::start(config, listen).await {
+        Ok(h) => h,
+        Err(e) => {
+            sim.shutdown().await;
+            return Err(e.into());
+        }
+    };
+    eprintln!(
+        "fluxprobe serve --simulate: probing the simulated FLUX API at {} (trickle every 10s, a burst every 5 minutes)",
+        sim.base_url()
+    );
+    eprintln!(
+        "metrics at http://{addr}/metrics, status page at http://{addr}/",
+        addr = handle.addr()
+    );
+    let exit = run_until_signal(handle).await;
+    sim.shutdown().await;
+    exit
 }
 
 /// Serves until SIGTERM or SIGINT; SIGHUP reloads the configuration file.

@@ -128,15 +128,17 @@ pub fn client() -> reqwest::Client {
 
 /// GET /metrics of a daemon, parsed.
 pub async fn scrape(addr: SocketAddr) -> Vec<Sample> {
-    let text = client()
+    try_scrape(addr).await.expect("scrape /metrics")
+}
+
+/// GET /metrics, None when the daemon does not answer (yet).
+pub async fn try_scrape(addr: SocketAddr) -> Option<Vec<Sample>> {
+    let r = client()
         .get(format!("http://{addr}/metrics"))
         .send()
         .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("scrape body");
-    parse_exposition(&text)
+        .ok()?;
+    Some(parse_exposition(&r.text().await.ok()?))
 }
 
 pub async fn get_status(addr: SocketAddr, path: &str) -> u16 {
@@ -168,7 +170,7 @@ pub async fn wait_metrics<T>(
 ) -> (T, Vec<Sample>) {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let samples = scrape(addr).await;
+        let samples = try_scrape(addr).await.unwrap_or_default();
         if let Some(v) = check(&samples) {
             return (v, samples);
         }
