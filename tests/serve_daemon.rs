@@ -277,3 +277,78 @@ async fn control_endpoints_answer_as_documented() {
     assert_eq!(get_status(addr, "/-/reload").await, 405);
     d.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_target_restarts_and_a_removed_burst_loses_its_series() {
+    let down = closed_port();
+    let d = Daemon::start(
+        config::parse(&config_text(&[("t", down)]), "t.yml", &|_| None).unwrap(),
+        local(),
+    )
+    .await
+    .unwrap();
+    let addr = d.addr();
+    let (before, s) = wait_metrics(addr, LIMIT, "probed", |s| {
+        value(
+            s,
+            "fluxprobe_requests_total",
+            &[("target", "t"), ("probe", "trickle")],
+        )
+        .filter(|v| *v >= 2.0)
+    })
+    .await;
+    assert_eq!(
+        find(
+            &s,
+            "fluxprobe_request_failures_total",
+            &[("target", "t"), ("probe", "nightly")]
+        )
+        .len(),
+        12
+    );
+    // Same name, another trickle interval and no burst.
+    let changed = format!(
+        "targets:\n  - name: t\n    url: http://{down}\n    timeout: 2s\n    trickle: {{interval: 70ms}}\n    status_interval: 200ms\n"
+    );
+    let summary = d
+        .reload_from(config::parse(&changed, "t.yml", &|_| None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(summary.restarted, vec!["t".to_string()]);
+    let s = scrape(addr).await;
+    assert!(
+        find(
+            &s,
+            "fluxprobe_request_failures_total",
+            &[("target", "t"), ("probe", "nightly")]
+        )
+        .is_empty()
+    );
+    assert!(
+        find(
+            &s,
+            "fluxprobe_probes_skipped_total",
+            &[("target", "t"), ("probe", "nightly")]
+        )
+        .is_empty()
+    );
+    // The trickle's counter goes on from where it was.
+    wait_metrics(addr, LIMIT, "probing after the restart", |s| {
+        value(
+            s,
+            "fluxprobe_requests_total",
+            &[("target", "t"), ("probe", "trickle")],
+        )
+        .filter(|v| *v > before)
+    })
+    .await;
+    assert_eq!(post(addr, "/-/burst/t/nightly").await.0, 404);
+    // Reloading the same configuration changes nothing.
+    let same = d
+        .reload_from(config::parse(&changed, "t.yml", &|_| None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(same.unchanged, vec!["t".to_string()]);
+    assert!(same.restarted.is_empty() && same.added.is_empty() && same.removed.is_empty());
+    d.shutdown().await;
+}

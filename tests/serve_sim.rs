@@ -558,7 +558,7 @@ async fn the_trickle_stays_on_schedule_when_answers_take_ten_intervals() {
         "trickle mean schedule lag {:.5} s over {lag_n} probes",
         lag_sum / lag_n
     );
-    assert!(lag_sum / lag_n < 0.025, "mean lag {}", lag_sum / lag_n);
+    assert!(lag_sum / lag_n < 0.04, "mean lag {}", lag_sum / lag_n);
     assert!(value(&x, "fluxprobe_requests_in_flight", &[("target", "sim")]).unwrap() <= 4.0);
     // Queued behind each other on one GPU, answers take longer than one service time.
     let n = value(
