@@ -305,7 +305,7 @@ impl Metrics {
         });
         registry.register(Box::new(TargetLabelsCollector(target_labels.clone())))?;
         b.names.push(labels_def.name);
-        let metrics = Metrics {
+        let mut metrics = Metrics {
             requests: b.counter(m::REQUESTS_TOTAL)?,
             failures: b.counter(m::REQUEST_FAILURES_TOTAL)?,
             http_responses: b.counter(m::HTTP_RESPONSES_TOTAL)?,
@@ -349,8 +349,7 @@ impl Metrics {
             registry: registry.clone(),
             target_labels,
         };
-        let names = b.names;
-        let metrics = Metrics { names, ..metrics };
+        metrics.names = b.names;
         #[cfg(target_os = "linux")]
         metrics.registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
