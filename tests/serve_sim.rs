@@ -502,7 +502,7 @@ async fn a_burst_measures_the_simulated_capacity() {
         .unwrap();
     assert_eq!(
         recent["targets"]["sim"]["bursts"]["cap"]["slo"]["verdict"],
-        "pass"
+        "PASS"
     );
     d.shutdown().await;
     s.shutdown().await;

@@ -4,14 +4,18 @@
 //! A burst that fires while the previous run still goes on is skipped and counted (overlap).
 //!
 //! Quantiles here are exact nearest-rank values over the burst's successful records (a burst is
-//! small, so every record is kept until it ends).
+//! small, so every record is kept until it ends). The SLO is judged exactly as `bench --slo`
+//! judges a phase (a percentile from too few samples is inconclusive).
 
-use super::recent::{BurstReport, Quantiles};
+use super::config::BurstSlo;
+use super::recent::{BurstReport, Quantiles, SloOutcome};
 use super::registry::SKIP_OVERLAP;
 use super::schedule::{next_fire, until};
-use super::slo::{SloInputs, nearest_rank};
 use super::target::TargetRuntime;
+use crate::bench::model::{Load, PhaseResult};
+use crate::bench::summary::PhaseSummary;
 use crate::probe::ProbeRecord;
+use crate::stats::exact::percentile_sorted;
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -164,52 +168,71 @@ async fn run_burst(rt: &Arc<TargetRuntime>, cfg: &super::config::BurstConfig, tr
     if rt.is_retired() {
         return;
     }
-    let report = summarize(
-        &cfg.name,
-        trigger,
-        started_at,
-        &records,
-        shared,
-        cfg.slo.as_ref(),
-    );
+    let report = summarize(cfg, trigger, started_at, records, shared, rt.cfg.mode);
     publish(rt, &report);
     shared.recent.set_burst_report(rt.name(), report);
 }
 
 /// The summary of a burst's records. `started_at` is Unix seconds.
 pub fn summarize(
-    name: &str,
+    cfg: &super::config::BurstConfig,
     trigger: Trigger,
     started_at: f64,
-    records: &[ProbeRecord],
+    records: Vec<ProbeRecord>,
     shared: &super::shared::Shared,
-    slo: Option<&super::slo::Slo>,
+    mode: crate::probe::ProbeMode,
 ) -> BurstReport {
-    let s = stats(records);
-    let slo = slo.map(|o| {
-        o.evaluate(&SloInputs {
-            success_response_times: s.success_times.clone(),
-            requests: records.len() as u64,
-            successes: s.successes,
-            throughput: s.throughput,
-        })
-    });
+    let s = stats(&records);
+    let requests = records.len() as u64;
+    let slo = cfg
+        .slo
+        .as_ref()
+        .map(|o| judge(o, cfg, records, shared.clock.wall_start, mode));
     BurstReport {
-        burst: name.to_string(),
+        burst: cfg.name.clone(),
         trigger: trigger.as_str(),
         started_at,
         ended_at: s
             .last_done
             .map(|d| shared.clock.epoch(d))
             .unwrap_or_else(|| shared.now_unix()),
-        requests: records.len() as u64,
+        requests,
         successes: s.successes,
         failures: s.failures,
         success_ratio: s.success_ratio,
         throughput_rps: s.throughput,
         response_seconds: s.quantiles,
-        percentile_method: "nearest_rank",
+        percentile_method: crate::stats::exact::PERCENTILE_METHOD,
         slo,
+    }
+}
+
+/// Judges a burst's objective as `bench --slo` judges a closed-loop phase.
+fn judge(
+    o: &BurstSlo,
+    cfg: &super::config::BurstConfig,
+    records: Vec<ProbeRecord>,
+    wall_start: f64,
+    mode: crate::probe::ProbeMode,
+) -> SloOutcome {
+    let phase = PhaseResult {
+        test_type: mode,
+        load: Load::Closed {
+            requests: u64::from(cfg.requests),
+            concurrency: cfg.concurrency,
+        },
+        wall_start,
+        not_started: u64::from(cfg.requests).saturating_sub(records.len() as u64),
+        records,
+        skipped: 0,
+        interrupted: false,
+        peak_in_flight: cfg.concurrency,
+    };
+    let report = crate::bench::slo::evaluate(&o.slo, &PhaseSummary::from_phase(&phase));
+    SloOutcome {
+        expression: o.text.clone(),
+        verdict: report.verdict,
+        clauses: report.results,
     }
 }
 
@@ -245,9 +268,9 @@ pub fn stats(records: &[ProbeRecord]) -> BurstStats {
         .collect();
     success_times.sort_by(f64::total_cmp);
     let quantiles = (!success_times.is_empty()).then(|| Quantiles {
-        p50: nearest_rank(&success_times, 50.0).unwrap_or(f64::NAN),
-        p95: nearest_rank(&success_times, 95.0).unwrap_or(f64::NAN),
-        p99: nearest_rank(&success_times, 99.0).unwrap_or(f64::NAN),
+        p50: percentile_sorted(&success_times, 50.0).unwrap_or(f64::NAN),
+        p95: percentile_sorted(&success_times, 95.0).unwrap_or(f64::NAN),
+        p99: percentile_sorted(&success_times, 99.0).unwrap_or(f64::NAN),
     });
     BurstStats {
         successes,
@@ -285,7 +308,7 @@ fn publish(rt: &TargetRuntime, r: &BurstReport) {
         }
     }
     m.burst_end.with(&labels).set(r.ended_at);
-    let verdict = r.slo.as_ref().map(|s| s.verdict.to_string());
+    let verdict = r.slo.as_ref().map(|s| s.verdict.as_str());
     tracing::info!(
         target_name = rt.name(),
         burst = r.burst,
@@ -293,14 +316,22 @@ fn publish(rt: &TargetRuntime, r: &BurstReport) {
         successes = r.successes,
         throughput_rps = r.throughput_rps.unwrap_or(0.0),
         p95_s = r.response_seconds.map(|q| q.p95),
-        slo = verdict.as_deref().unwrap_or("none"),
+        slo = verdict.unwrap_or("none"),
         "burst finished"
     );
     if let Some(s) = &r.slo
-        && s.verdict != super::slo::Verdict::Pass
+        && s.verdict != crate::bench::slo::Verdict::Pass
     {
         for c in &s.clauses {
-            tracing::warn!(target_name = rt.name(), burst = r.burst, clause = c.clause, observed = ?c.observed, verdict = %c.verdict, "burst SLO clause");
+            tracing::warn!(
+                target_name = rt.name(),
+                burst = r.burst,
+                clause = c.clause.text,
+                measured = ?c.measured,
+                samples = c.samples,
+                verdict = c.verdict.as_str(),
+                "burst SLO clause"
+            );
         }
     }
 }
@@ -354,6 +385,48 @@ mod tests {
         // The failure's 5 s stays out of the success percentiles.
         let q = s.quantiles.unwrap();
         assert_eq!((q.p50, q.p95, q.p99), (4.0, 6.0, 6.0));
+    }
+
+    fn burst(slo: &str, requests: u32) -> super::super::config::BurstConfig {
+        super::super::config::BurstConfig {
+            name: "b".to_string(),
+            schedule: super::super::config::CronSchedule {
+                pattern: "* * * * *".to_string(),
+                cron: super::super::config::parse_cron("* * * * *").unwrap(),
+            },
+            timezone: chrono_tz::UTC,
+            requests,
+            concurrency: 1,
+            slo: Some(BurstSlo {
+                text: slo.to_string(),
+                slo: crate::bench::slo::Slo::parse(slo).unwrap(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_slo_is_judged_like_bench_judges_a_phase() {
+        use crate::bench::slo::Verdict;
+        let recs = |n: usize, secs: f64| -> Vec<ProbeRecord> {
+            (0..n)
+                .map(|i| rec(Outcome::Success, i as f64, i as f64 + secs))
+                .collect()
+        };
+        let cfg = burst("p95<2s,success>=0.99", 20);
+        let o = |c: &super::super::config::BurstConfig, r| {
+            judge(c.slo.as_ref().unwrap(), c, r, 0.0, ProbeMode::Generate)
+        };
+        assert_eq!(o(&cfg, recs(20, 1.0)).verdict, Verdict::Pass);
+        assert_eq!(o(&cfg, recs(20, 3.0)).verdict, Verdict::Fail);
+        // 10 samples: the p95 is only the maximum, too few to judge.
+        let small = burst("p95<2s", 10);
+        let r = o(&small, recs(10, 1.0));
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert_eq!(r.clauses[0].needed_samples, Some(20));
+        // A failure counts against the success clause.
+        let mut mixed = recs(19, 1.0);
+        mixed.push(rec(Outcome::Http5xx, 30.0, 31.0));
+        assert_eq!(o(&cfg, mixed).verdict, Verdict::Fail);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::config_error::{ConfigError, Source};
 use super::config_raw::{Dur, RawBurst, RawConfig, RawRequest, RawSettings, RawTarget, SeedValue};
 use super::envsubst::{self, EnvError};
 use super::otlp::OtlpConfig;
-use super::slo::Slo;
+use crate::bench::slo::Slo;
 use crate::probe::ProbeMode;
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet};
@@ -124,6 +124,14 @@ impl fmt::Debug for CronSchedule {
     }
 }
 
+/// A burst's objective, in the syntax of `bench --slo`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurstSlo {
+    /// As written.
+    pub text: String,
+    pub slo: Slo,
+}
+
 /// One scheduled burst.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurstConfig {
@@ -132,7 +140,7 @@ pub struct BurstConfig {
     pub timezone: chrono_tz::Tz,
     pub requests: u32,
     pub concurrency: u32,
-    pub slo: Option<Slo>,
+    pub slo: Option<BurstSlo>,
 }
 
 /// One target, defaults applied.
@@ -769,14 +777,27 @@ fn resolve_burst(b: &RawBurst, src: &Source) -> Result<BurstConfig, ConfigError>
     }
     let slo = match &b.slo {
         None => None,
-        Some(s) => Some(Slo::parse(&s.value).map_err(|e| {
-            src.at_offset(
-                s,
-                e.offset,
-                format!("slo: {}", e.message),
-                Some("e.g. \"p95<8s,success>=0.99\" (clauses pNN, mean, max, success, throughput)"),
-            )
-        })?),
+        Some(s) => {
+            let slo = Slo::parse(&s.value).map_err(|e| {
+                // Point at the faulty clause.
+                let offset = s
+                    .value
+                    .find(e.clause.as_str())
+                    .filter(|_| !e.clause.is_empty())
+                    .map(|b| s.value[..b].chars().count())
+                    .unwrap_or(0);
+                src.at_offset(
+                    s,
+                    offset,
+                    format!("slo: clause {:?}: {}", e.clause, e.message),
+                    Some("the syntax of bench --slo, e.g. \"p95<8s,success>=0.99\" (pNN, mean, median, min, max, success, error_rate, throughput)"),
+                )
+            })?;
+            Some(BurstSlo {
+                text: s.value.trim().to_string(),
+                slo,
+            })
+        }
     };
     Ok(BurstConfig {
         name: b.name.value.clone(),
@@ -855,7 +876,7 @@ impl ServeConfig {
                     b.concurrency,
                     b.slo
                         .as_ref()
-                        .map(|x| format!(", slo {}", x.source))
+                        .map(|x| format!(", slo {}", x.text))
                         .unwrap_or_default()
                 );
             }
@@ -986,7 +1007,7 @@ mod tests {
         let b = &c.targets[0].bursts;
         assert_eq!(b.len(), 2);
         assert_eq!(b[0].timezone, chrono_tz::Europe::Berlin);
-        assert_eq!(b[0].slo.as_ref().unwrap().clauses.len(), 2);
+        assert_eq!(b[0].slo.as_ref().unwrap().slo.clauses.len(), 2);
         assert_eq!(b[1].timezone, chrono_tz::UTC);
         let e = load("targets:\n  - name: a\n    url: http://h:1\n    bursts:\n      - {name: trickle, schedule: '* * * * *', requests: 2, concurrency: 1}\n").unwrap_err();
         assert!(e.message.contains("trickle"));

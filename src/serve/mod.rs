@@ -20,7 +20,6 @@ pub mod registry;
 pub mod schedule;
 pub mod shared;
 pub mod simulate;
-pub mod slo;
 pub mod status;
 pub mod target;
 

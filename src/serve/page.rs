@@ -128,7 +128,7 @@ form{{display:inline}}</style></head><body><h1>fluxprobe</h1>\
                             .unwrap_or_else(|| "—".into()),
                         r.slo
                             .as_ref()
-                            .map(|s| format!("{} ({})", s.verdict, s.expression))
+                            .map(|s| format!("{} ({})", s.verdict.as_str(), s.expression))
                             .unwrap_or_else(|| "—".into()),
                     ),
                     None => (

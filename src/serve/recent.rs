@@ -69,7 +69,15 @@ pub struct BurstReport {
     pub throughput_rps: Option<f64>,
     pub response_seconds: Option<Quantiles>,
     pub percentile_method: &'static str,
-    pub slo: Option<crate::serve::slo::SloResult>,
+    pub slo: Option<SloOutcome>,
+}
+
+/// A burst's objective judged (as `bench --slo` judges a phase).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloOutcome {
+    pub expression: String,
+    pub verdict: crate::bench::slo::Verdict,
+    pub clauses: Vec<crate::bench::slo::ClauseResult>,
 }
 
 /// One status endpoint's last scrape.
