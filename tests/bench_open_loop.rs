@@ -5,7 +5,6 @@
 use axum::Router;
 use axum::routing::post;
 use fluxprobe::api::{ClientConfig, FluxClient};
-use fluxprobe::bench::arrivals::Arrivals as Spacing;
 use fluxprobe::bench::model::Load;
 use fluxprobe::bench::requests::RequestSource;
 use fluxprobe::bench::run::{NoProgress, PhasePlan, RunControl, run_phase};
@@ -88,9 +87,6 @@ async fn open_loop_latency_counts_from_the_intended_time() {
         warmup: 0,
         timeout: Duration::from_secs(30),
         poll_interval: Duration::from_millis(50),
-        arrivals: Spacing::Constant,
-        arrival_seed: 1,
-        stop_on_saturation: false,
     };
     let phase = run_phase(
         &client(url),
@@ -149,9 +145,6 @@ async fn closed_loop_sends_only_when_a_slot_frees() {
         warmup: 1,
         timeout: Duration::from_secs(30),
         poll_interval: Duration::from_millis(50),
-        arrivals: Spacing::Constant,
-        arrival_seed: 1,
-        stop_on_saturation: false,
     };
     let phase = run_phase(
         &client(url),
@@ -192,9 +185,6 @@ async fn stop_and_abort_account_for_every_request() {
         warmup: 0,
         timeout: Duration::from_secs(3600),
         poll_interval: Duration::from_millis(50),
-        arrivals: Spacing::Constant,
-        arrival_seed: 1,
-        stop_on_saturation: false,
     };
     let control = RunControl::new();
     let c2 = control.clone();

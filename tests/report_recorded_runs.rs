@@ -37,11 +37,12 @@ struct Expected {
     sd: f64,
     wall: f64,
     throughput: f64,
-    /// Nearest rank: the ⌈p·n/100⌉-th smallest, from integer arithmetic.
-    p50: f64,
-    p90: f64,
-    p95: f64,
-    p99: f64,
+    /// Nearest rank: the ⌈p·n/100⌉-th smallest, from integer arithmetic; withheld below the
+    /// count that can claim it at 95 %.
+    p50: Pct,
+    p90: Pct,
+    p95: Pct,
+    p99: Pct,
     gen_mean: f64,
     gen_median: f64,
     response_times: Vec<(String, f64)>,
@@ -67,7 +68,7 @@ fn expected(file: &Path) -> Expected {
     let starts = results.iter().map(|r| r["start_time"].as_f64().unwrap());
     let ends = results.iter().map(|r| r["end_time"].as_f64().unwrap());
     let wall = ends.fold(f64::MIN, f64::max) - starts.fold(f64::MAX, f64::min);
-    let rank = |p: usize| rt[(p * n).div_ceil(100).max(1) - 1];
+
     let mut gens: Vec<f64> = ok
         .iter()
         .filter_map(|r| r["generation_time"].as_f64())
@@ -84,10 +85,10 @@ fn expected(file: &Path) -> Expected {
         sd,
         wall,
         throughput: ok.len() as f64 / wall,
-        p50: rank(50),
-        p90: rank(90),
-        p95: rank(95),
-        p99: rank(99),
+        p50: pct(&rt, 50),
+        p90: pct(&rt, 90),
+        p95: pct(&rt, 95),
+        p99: pct(&rt, 99),
         gen_mean: gens.iter().sum::<f64>() / g as f64,
         gen_median: if g % 2 == 0 {
             (gens[g / 2 - 1] + gens[g / 2]) / 2.0
@@ -103,6 +104,43 @@ fn expected(file: &Path) -> Expected {
                 )
             })
             .collect(),
+    }
+}
+
+/// P(B ≤ k) for B ~ Binomial(n, p), summed term by term (n here is small).
+fn binomial_cdf(k: usize, n: usize, p: f64) -> f64 {
+    let mut sum = 0.0;
+    let mut choose = 1.0f64; // C(n, i)
+    for i in 0..=k.min(n) {
+        if i > 0 {
+            choose = choose * (n - i + 1) as f64 / i as f64;
+        }
+        sum += choose * p.powi(i as i32) * (1.0 - p).powi((n - i) as i32);
+    }
+    sum
+}
+
+/// A percentile at 95 % the textbook way: claimable when the maximum bounds it (qⁿ ≤ 0.05);
+/// interval ranks from the binomial sums, walking every rank.
+#[derive(Debug)]
+struct Pct {
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    needed: usize,
+}
+
+fn pct(sorted: &[f64], p: usize) -> Pct {
+    let n = sorted.len();
+    let q = p as f64 / 100.0;
+    let needed = (1..).find(|&m| q.powi(m) <= 0.05).unwrap() as usize;
+    let lower = (1..=n).rev().find(|&l| binomial_cdf(l - 1, n, q) <= 0.025);
+    let upper = (1..=n).find(|&u| binomial_cdf(u - 1, n, q) >= 0.975);
+    Pct {
+        value: (n >= needed).then(|| sorted[(p * n).div_ceil(100).max(1) - 1]),
+        lower: lower.map(|r| sorted[r - 1]),
+        upper: upper.map(|r| sorted[r - 1]),
+        needed,
     }
 }
 
@@ -141,14 +179,41 @@ fn json_summary_equals_an_independent_computation() {
             ("min", e.min),
             ("max", e.max),
             ("stddev", e.sd),
-            ("p50", e.p50),
-            ("p90", e.p90),
-            ("p95", e.p95),
-            ("p99", e.p99),
         ] {
             let got = rt[key].as_f64().unwrap();
             assert!(close(got, want), "{}: {key} {got} vs {want}", f.display());
         }
+        for (key, want) in [
+            ("p50", &e.p50),
+            ("p90", &e.p90),
+            ("p95", &e.p95),
+            ("p99", &e.p99),
+        ] {
+            let est = &rt["percentiles"][key];
+            let same = |v: &Value, w: Option<f64>| match w {
+                Some(w) => v.as_f64().is_some_and(|g| close(g, w)),
+                None => v.is_null(),
+            };
+            assert!(
+                same(&rt[key], want.value),
+                "{}: {key} {}",
+                f.display(),
+                rt[key]
+            );
+            assert!(same(&est["value"], want.value), "{key}");
+            assert!(
+                same(&est["lower"], want.lower),
+                "{key} lower {}",
+                est["lower"]
+            );
+            assert!(
+                same(&est["upper"], want.upper),
+                "{key} upper {}",
+                est["upper"]
+            );
+            assert_eq!(est["needed_samples"].as_u64(), Some(want.needed as u64));
+        }
+        assert_eq!(rt["confidence"], 0.95);
         assert!(close(s["wall_time_seconds"].as_f64().unwrap(), e.wall));
         assert!(close(s["throughput_rps"].as_f64().unwrap(), e.throughput));
         assert!(close(
@@ -196,8 +261,9 @@ fn run_092002_has_the_known_figures() {
     let en = run(&["report", f.to_str().unwrap()]);
     assert!(en.contains("mean 4.8551 s · median 5.3871 s · min 1.8226 s · max 5.4214 s · std dev 1.2033 s (n = 10)"), "{en}");
     assert!(en.contains("🚚 Throughput: 0.5562 requests/s"), "{en}");
+    // 10 requests cannot claim a p99 at 95 % (0.99ⁿ ≤ 0.05 from n = 299).
     assert!(
-        en.contains("p99 from 10 requests is just the maximum"),
+        en.contains("   p99 — needs ≥ 299 requests for 95% (n = 10)"),
         "{en}"
     );
 }
@@ -225,13 +291,30 @@ fn text_report_prints_the_independent_figures() {
             format!("   响应时间标准差: {:.2}秒", e.sd),
             format!("   平均生成时间: {:.2}秒", e.gen_mean),
             format!("   中位数生成时间: {:.2}秒", e.gen_median),
-            format!(
-                "   p50 {:.4}秒 · p90 {:.4}秒 · p95 {:.4}秒 · p99 {:.4}秒",
-                e.p50, e.p90, e.p95, e.p99
-            ),
-        ] {
+        ]
+        .into_iter()
+        .chain(
+            [
+                ("p50", &e.p50),
+                ("p90", &e.p90),
+                ("p95", &e.p95),
+                ("p99", &e.p99),
+            ]
+            .map(|(name, p)| {
+                let end = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.4}秒"));
+                match p.value {
+                    Some(v) => format!(
+                        "   {name} {v:.4}秒 (95% 置信区间 {} – {};",
+                        end(p.lower),
+                        end(p.upper)
+                    ),
+                    None => format!("   {name} — 需要至少 {} 个请求才能达到 95%", p.needed),
+                }
+            }),
+        ) {
             assert!(
-                zh.lines().any(|l| l == line),
+                zh.lines()
+                    .any(|l| l == line || (line.starts_with("   p") && l.starts_with(&line))),
                 "{}: missing {line:?} in\n{zh}",
                 f.display()
             );

@@ -5,7 +5,7 @@
 use super::interrupt::InterruptWatch;
 use super::model::{BenchResults, Load, PhaseResult};
 use super::progress::Bar;
-use super::run::{PhasePlan, RunControl, run_phase};
+use super::run::{OpenLoopOptions, PhasePlan, RunControl, run_phase_with};
 use super::setup::{prepare, usage, validate_common};
 use super::{plot, report, results, slo, status};
 use crate::cli::{BenchArgs, TestType};
@@ -91,6 +91,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             concurrency: args.concurrent,
         },
     };
+    let open = OpenLoopOptions {
+        arrivals: args.arrivals,
+        seed: args.arrival_seed,
+        stop_on_saturation: args.stop_on_saturation,
+    };
     let control = RunControl::new();
     let watch = InterruptWatch::install(control.clone(), args.grace, Arc::clone(&say));
     let mut phases: Vec<PhaseResult> = Vec::new();
@@ -104,13 +109,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             warmup: args.warmup,
             timeout: args.timeout,
             poll_interval: args.poll_interval,
-            arrivals: args.arrivals,
-            arrival_seed: args.arrival_seed,
-            stop_on_saturation: args.stop_on_saturation,
         };
         let total = match load {
             Load::Closed { requests, .. } => requests + args.warmup,
-            Load::Open { .. } => plan.schedule().map(|s| s.len() as u64).unwrap_or(0),
+            Load::Open { .. } => plan.schedule(&open).map(|s| s.len() as u64).unwrap_or(0),
         };
         let label = match mode {
             ProbeMode::Generate => "concurrent",
@@ -121,7 +123,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             describe_load(&load, args.warmup, &config.arrivals)
         ));
         let bar = Arc::new(Bar::new(total, label, !args.json));
-        let phase = run_phase(&client, &plan, &source, &control, bar.clone()).await;
+        let phase = run_phase_with(&client, &plan, &open, &source, &control, bar.clone()).await;
         bar.finish();
         if let Some(why) = &phase.stopped_early {
             say(&format!("⏹  {label} test stopped early: {why}"));

@@ -31,17 +31,32 @@ pub struct PhasePlan {
     pub warmup: u64,
     pub timeout: Duration,
     pub poll_interval: Duration,
-    /// Open loop: how sends are spaced.
+}
+
+/// How an open loop spaces its sends and whether it watches for saturation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OpenLoopOptions {
     pub arrivals: Arrivals,
-    /// Open loop: seed of random gaps.
-    pub arrival_seed: u64,
-    /// Open loop: stop sending when the target saturates.
+    /// Seed of random gaps.
+    pub seed: u64,
+    /// Stop sending when the target saturates.
     pub stop_on_saturation: bool,
+}
+
+impl Default for OpenLoopOptions {
+    /// Constant spacing, seed 1, no saturation stop.
+    fn default() -> Self {
+        OpenLoopOptions {
+            arrivals: Arrivals::Constant,
+            seed: 1,
+            stop_on_saturation: false,
+        }
+    }
 }
 
 impl PhasePlan {
     /// The open loop's send offsets (warm-up first); empty for a closed loop.
-    pub fn schedule(&self) -> Result<Vec<f64>, ScheduleError> {
+    pub fn schedule(&self, open: &OpenLoopOptions) -> Result<Vec<f64>, ScheduleError> {
         match self.load {
             Load::Closed { .. } => Ok(Vec::new()),
             Load::Open {
@@ -49,11 +64,11 @@ impl PhasePlan {
                 duration_seconds,
                 ..
             } => arrivals::schedule(
-                self.arrivals,
+                open.arrivals,
                 rate,
                 duration_seconds,
                 self.warmup,
-                self.arrival_seed,
+                open.seed,
             ),
         }
     }
@@ -139,10 +154,31 @@ impl Shared {
     }
 }
 
-/// Runs one phase to its end, or until `control` stops it.
+/// Runs one phase to its end, or until `control` stops it; an open loop sends at a constant
+/// rate (see [`run_phase_with`]).
 pub async fn run_phase(
     client: &FluxClient,
     plan: &PhasePlan,
+    requests: &RequestSource,
+    control: &RunControl,
+    progress: Arc<dyn Progress>,
+) -> PhaseResult {
+    run_phase_with(
+        client,
+        plan,
+        &OpenLoopOptions::default(),
+        requests,
+        control,
+        progress,
+    )
+    .await
+}
+
+/// Runs one phase to its end, or until `control` stops it (or saturation, when `open` says so).
+pub async fn run_phase_with(
+    client: &FluxClient,
+    plan: &PhasePlan,
+    open: &OpenLoopOptions,
     requests: &RequestSource,
     control: &RunControl,
     progress: Arc<dyn Progress>,
@@ -155,7 +191,7 @@ pub async fn run_phase(
         in_flight: AtomicU32::new(0),
         peak: AtomicU32::new(0),
         progress,
-        finished: (plan.stop_on_saturation && matches!(plan.load, Load::Open { .. }))
+        finished: (open.stop_on_saturation && matches!(plan.load, Load::Open { .. }))
             .then(|| Mutex::new(Vec::new())),
     });
     let spec_for = |seq: u64| ProbeSpec {
@@ -197,7 +233,7 @@ pub async fn run_phase(
             (0, not_started)
         }
         Load::Open { max_in_flight, .. } => {
-            let schedule = match plan.schedule() {
+            let schedule = match plan.schedule(open) {
                 Ok(s) => s,
                 Err(e) => {
                     // Options are checked before a run starts; this is a caller's mistake.

@@ -72,7 +72,7 @@ pub fn detect(samples: &[Sample]) -> Option<Saturation> {
     let lat = |s: &Sample| s.latency.unwrap_or(0.0);
     let (l0, l1) = (timed[0], timed[timed.len() - 1]);
     let lat_rises = timed.windows(2).filter(|p| lat(p[1]) > lat(p[0])).count();
-    if lat(l1) < 1.5 * lat(l0) || 2 * lat_rises <= timed.len() - 1 {
+    if lat(l1) < 1.5 * lat(l0) || 2 * lat_rises < timed.len() {
         return None;
     }
     Some(Saturation {

@@ -15,7 +15,12 @@
 //!   `service_time`, `queue_wait` and the queue mode's server figures;
 //! - `summary`: phase name → the phase's figures ([`crate::bench::summary::PhaseSummary`]);
 //! - `fluxprobe`: `version`, `schema_version`, `percentile_method` ("nearest-rank"),
-//!   `median_method`, and the phases (load, clock anchor, skipped and unstarted counts);
+//!   `median_method`, `interval_method` (how each percentile's confidence interval is
+//!   computed), and the phases (load, clock anchor, skipped and unstarted counts, why sending
+//!   stopped early);
+//! - every summary's percentiles: `p50`…`p99` (null below the count that can claim them at the
+//!   run's `confidence`), and `percentiles` with each one's `value`, `rank`, `lower`, `upper`,
+//!   `upper_bound` and `needed_samples`;
 //! - `interrupted`.
 
 pub mod read;
@@ -27,7 +32,7 @@ pub use read::{from_json, read_file};
 use crate::bench::model::{BenchResults, PhaseResult, RunConfig, SystemStatus};
 use crate::bench::summary::{phase_names, summarize};
 use crate::probe::ProbeRecord;
-use crate::stats::{MEDIAN_METHOD, PERCENTILE_METHOD};
+use crate::stats::{INTERVAL_METHOD, MEDIAN_METHOD, PERCENTILE_METHOD};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -112,6 +117,7 @@ pub fn to_json(results: &BenchResults) -> Value {
             "schema_version": SCHEMA_VERSION,
             "percentile_method": PERCENTILE_METHOD,
             "median_method": MEDIAN_METHOD,
+            "interval_method": INTERVAL_METHOD,
             "phases": phases,
         },
         "interrupted": results.interrupted,
@@ -136,6 +142,7 @@ pub fn summary_json(results: &BenchResults) -> Value {
             "schema_version": SCHEMA_VERSION,
             "percentile_method": PERCENTILE_METHOD,
             "median_method": MEDIAN_METHOD,
+            "interval_method": INTERVAL_METHOD,
         },
     })
 }

@@ -68,6 +68,46 @@ fn round_trip_is_exact_through_text() {
 }
 
 #[test]
+fn percentiles_carry_confidence_in_the_json() {
+    let mut r = sample_results();
+    r.config.confidence = 0.9;
+    r.phases[0].stopped_early = Some("saturation: test".into());
+    let v = to_json(&r);
+    assert_eq!(v["test_config"]["confidence"], 0.9);
+    assert_eq!(v["test_config"]["slo_confidence"], 0.99);
+    assert_eq!(v["test_config"]["arrivals"], "constant");
+    assert_eq!(
+        v["fluxprobe"]["interval_method"],
+        crate::stats::INTERVAL_METHOD
+    );
+    assert_eq!(
+        v["fluxprobe"]["phases"][0]["stopped_early"],
+        "saturation: test"
+    );
+    let rt = &v["summary"]["concurrent"]["response_time"];
+    // One sample: no percentile can be claimed (0.5¹ > 0.1); null, with what it needs.
+    assert_eq!(rt["confidence"], 0.9);
+    assert_eq!(rt["p50"], Value::Null);
+    assert_eq!(rt["percentiles"]["p50"]["value"], Value::Null);
+    // 0.5ⁿ ≤ 0.1 from n = 4; 0.99ⁿ ≤ 0.1 from n = 230 (ln 0.1 / ln 0.99 = 229.1).
+    assert_eq!(rt["percentiles"]["p50"]["needed_samples"], 4);
+    assert_eq!(rt["percentiles"]["p99"]["needed_samples"], 230);
+    let s = &v["summary"]["concurrent"];
+    for k in [
+        "steps_per_second",
+        "steps_per_generation_second",
+        "megapixel_steps_per_second",
+        "saturation",
+        "stopped_early",
+    ] {
+        assert!(s.get(k).is_some(), "{k}");
+    }
+    // …and it all reads back.
+    let back = from_json(&v).unwrap();
+    assert_eq!(back, r);
+}
+
+#[test]
 fn seed_keys_are_present_and_typed() {
     let v = to_json(&sample_results());
     let cfg = &v["test_config"];
