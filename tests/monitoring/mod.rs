@@ -1,8 +1,10 @@
 //! Shared by the alert-rule and dashboard tests: file access under the crate root, promtool,
-//! PromQL scanning ([`promql`]) and the dashboards' queries ([`grafana`]).
+//! PromQL scanning ([`promql`]), the dashboards' queries ([`grafana`]) and a real Prometheus
+//! ([`prometheus`]).
 #![allow(dead_code)]
 
 pub mod grafana;
+pub mod prometheus;
 pub mod promql;
 
 use std::path::PathBuf;
