@@ -2,18 +2,56 @@
 
 pub mod interrupt;
 pub mod model;
+pub mod plot;
 pub mod progress;
+pub mod report;
 pub mod requests;
+pub mod results;
 pub mod run;
+pub mod slo;
 pub mod status;
+pub mod summary;
 
 use crate::cli::{BenchArgs, ReportArgs};
-use crate::exit::Exit;
+use crate::exit::{Exit, UsageError};
 
 pub async fn run_cli(_args: BenchArgs) -> anyhow::Result<Exit> {
     anyhow::bail!("bench is being built")
 }
 
-pub async fn report_cli(_args: ReportArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("report is being built")
+/// `fluxprobe report FILE`: the text report (or `--json` summary) of a saved results file,
+/// fluxprobe's or the seed tool's. A file that cannot be read as results is a usage error.
+/// When the run had objectives (`--slo`), they are judged again and shown; the exit code stays
+/// 0 (it is `bench` that fails a run on them). `--plot FILE` also draws the charts, after the
+/// report is printed.
+pub async fn report_cli(args: ReportArgs) -> anyhow::Result<Exit> {
+    let results = results::read_file(&args.file).map_err(|e| UsageError(e.to_string()))?;
+    let out = if args.json {
+        let mut s = serde_json::to_string_pretty(&results::summary_json(&results))?;
+        s.push('\n');
+        s
+    } else {
+        let mut text = report::render_report(&results, args.lang);
+        if let Some(expr) = &results.config.slo {
+            match slo::Slo::parse(expr) {
+                Ok(objectives) => {
+                    text.push('\n');
+                    text.push_str(&slo::render(
+                        &slo::evaluate_results(&objectives, &results),
+                        args.lang,
+                    ));
+                }
+                Err(e) => tracing::warn!("objectives saved in the file are not readable: {e}"),
+            }
+        }
+        text
+    };
+    print!("{out}");
+    if let Some(path) = &args.plot {
+        plot::render(&results, path, args.lang).map_err(|e| match e {
+            plot::PlotError::UnsupportedExtension { .. } => UsageError(e.to_string()).into(),
+            e => anyhow::Error::from(e),
+        })?;
+    }
+    Ok(Exit::Ok)
 }

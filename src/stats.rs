@@ -1,1 +1,0 @@
-//! Statistics over probe records.
