@@ -23,7 +23,9 @@ COPY scripts/docker-stub-crate.sh /usr/local/bin/docker-stub-crate
 RUN docker-stub-crate . \
  && cargo build --release --locked --bin fluxprobe
 
-# Then the sources. `touch` makes Cargo see them as newer than the placeholders it just built.
+# Then the sources (and the files they embed). `touch` makes Cargo see them as newer than the
+# placeholders it just built.
+COPY assets ./assets
 COPY src ./src
 # The git revision shown in fluxprobe_build_info{revision} (pass --build-arg FLUXPROBE_REVISION=…).
 ARG FLUXPROBE_REVISION=unknown
