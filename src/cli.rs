@@ -276,6 +276,27 @@ pub struct SimulateArgs {
     /// Seed of the fault dice (reproducible runs).
     #[arg(long, default_value_t = 1)]
     pub rng_seed: u64,
+    /// Size of a huge body in bytes (with --huge-body-rate).
+    #[arg(long, default_value_t = crate::sim::DEFAULT_HUGE_BODY_BYTES)]
+    pub huge_body_bytes: usize,
+    /// Fraction of status requests (/health, /gpu-info, …) that answer 500.
+    #[arg(long, default_value_t = 0.0)]
+    pub status_fail_rate: f64,
+    /// /submit-request always answers "Queue is full".
+    #[arg(long)]
+    pub queue_full: bool,
+    /// What /health reports regardless of the model's state.
+    #[arg(long, value_enum, default_value_t = crate::sim::HealthMode::Normal)]
+    pub health: crate::sim::HealthMode,
+    /// How status figures are written: real numbers, "N/A" strings or nulls.
+    #[arg(long, value_enum, default_value_t = crate::sim::FiguresMode::Normal)]
+    pub figures: crate::sim::FiguresMode,
+    /// Status endpoints answer at once instead of waiting for the generation on GPU 0.
+    #[arg(long)]
+    pub no_blocking_status: bool,
+    /// POST /generate answers in the shape that carries vram_usage_gb.
+    #[arg(long)]
+    pub report_vram: bool,
 }
 
 #[cfg(test)]
