@@ -20,7 +20,7 @@ WORKDIR /src
 # change. Placeholder sources stand in for the crate's own targets while it builds.
 COPY Cargo.toml Cargo.lock ./
 COPY scripts/docker-stub-crate.sh /usr/local/bin/docker-stub-crate
-RUN docker-stub-crate . \
+RUN sh /usr/local/bin/docker-stub-crate . \
  && cargo build --release --locked --bin fluxprobe
 
 # Then the sources (and the files they embed). `touch` makes Cargo see them as newer than the
