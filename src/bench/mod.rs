@@ -1,5 +1,6 @@
 //! `fluxprobe bench` and `fluxprobe report`: the one-shot throughput test.
 
+pub mod command;
 pub mod interrupt;
 pub mod model;
 pub mod plot;
@@ -15,8 +16,9 @@ pub mod summary;
 use crate::cli::{BenchArgs, ReportArgs};
 use crate::exit::{Exit, UsageError};
 
-pub async fn run_cli(_args: BenchArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("bench is being built")
+/// `fluxprobe bench`: see [`command::run`].
+pub async fn run_cli(args: BenchArgs) -> anyhow::Result<Exit> {
+    command::run(args).await
 }
 
 /// `fluxprobe report FILE`: the text report (or `--json` summary) of a saved results file,
