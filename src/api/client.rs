@@ -122,8 +122,8 @@ pub fn short_message(s: &str) -> String {
     }
 }
 
-/// Classifies a reqwest error. TLS failures surface as connect errors whose cause names TLS or
-/// certificates; the text is only used to choose among the fixed outcomes.
+/// Classifies a reqwest error. TLS failures surface as connect errors caused by a rustls
+/// error (found by type in the source chain; the text is a fallback for wrapped causes).
 pub fn classify_reqwest(e: &reqwest::Error) -> Outcome {
     if e.is_timeout() {
         return Outcome::Timeout;
@@ -131,11 +131,31 @@ pub fn classify_reqwest(e: &reqwest::Error) -> Outcome {
     let mut chain = String::new();
     let mut src: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = src {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return Outcome::Tls;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        {
+            return Outcome::Tls;
+        }
         chain.push_str(&s.to_string().to_ascii_lowercase());
         chain.push(' ');
         src = s.source();
     }
-    if chain.contains("certificate") || chain.contains("tls") || chain.contains("handshake") {
+    // rustls's own wording, for causes wrapped where the type is not reachable.
+    const TLS_MARKERS: &[&str] = &[
+        "certificate",
+        "tls",
+        "handshake",
+        "received corrupt message",
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+    ];
+    if TLS_MARKERS.iter().any(|m| chain.contains(m)) {
         return Outcome::Tls;
     }
     if e.is_connect() {
