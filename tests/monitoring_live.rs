@@ -333,7 +333,11 @@ struct Expected {
     labels: Vec<(&'static str, String)>,
 }
 
-fn expect(alert: &'static str, severity: &'static str, labels: &[(&'static str, &str)]) -> Expected {
+fn expect(
+    alert: &'static str,
+    severity: &'static str,
+    labels: &[(&'static str, &str)],
+) -> Expected {
     Expected {
         alert,
         severity,
@@ -391,7 +395,11 @@ fn expected_alerts(daemon: SocketAddr, dead: SocketAddr) -> Vec<Expected> {
         expect(
             "FluxProbeProbesSkipped",
             "warning",
-            &[("target", STEADY), ("probe", LONG_BURST), ("reason", "overlap")],
+            &[
+                ("target", STEADY),
+                ("probe", LONG_BURST),
+                ("reason", "overlap"),
+            ],
         ),
         expect(
             "FluxProbeProbesSkipped",
@@ -422,7 +430,11 @@ fn expected_alerts(daemon: SocketAddr, dead: SocketAddr) -> Vec<Expected> {
             "ticket",
             &[("instance", daemon.as_str())],
         ),
-        expect("FluxProbeProberAbsent", "page", &[("instance", dead.as_str())]),
+        expect(
+            "FluxProbeProberAbsent",
+            "page",
+            &[("instance", dead.as_str())],
+        ),
     ]
 }
 
@@ -533,8 +545,7 @@ async fn dashboards_and_alerts_on_a_live_prometheus() {
     };
     let targets = Targets::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, config_path) =
-        start_daemon(dir.path(), &targets.daemon_config(free_port())).await;
+    let (daemon, config_path) = start_daemon(dir.path(), &targets.daemon_config(free_port())).await;
     let dead = free_port();
     let prom = Prometheus::start(&bin, &prometheus_config(daemon.addr(), dead));
 
