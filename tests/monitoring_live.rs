@@ -38,8 +38,12 @@ const POLL: Duration = Duration::from_millis(500);
 // One target per fault, so that each alert has exactly one cause.
 /// Half of its generations fail: the burn-rate alerts.
 const ERRORS: &str = "errors";
-/// Each generation leaves 1 GiB allocated: VRAM high, exhaustion predicted.
+/// Each generation leaves 256 MiB allocated, from the moment Prometheus watches (switched on
+/// then, so that Prometheus sees the climb and not only the full GPU): VRAM high, exhaustion
+/// predicted.
 const LEAK: &str = "leak";
+/// The leak of LEAK: the GPU fills in about 85 generations, 17 s of its trickle.
+const LEAK_MIB_PER_GENERATION: f64 = 256.0;
 /// Queue mode, a queue of 10 kept full by a trickle faster than the GPU: queue saturated.
 const QUEUE: &str = "queue";
 /// Closes every connection: target down, no recent success, and a burst that delivers nothing.
@@ -123,17 +127,7 @@ impl Targets {
             ))
             .await,
         ));
-        sims.push((
-            LEAK,
-            start_sim(sim_config(
-                0.01,
-                Faults {
-                    vram_leak_mib_per_generation: 1024.0,
-                    ..Faults::default()
-                },
-            ))
-            .await,
-        ));
+        sims.push((LEAK, start_sim(sim_config(0.01, Faults::default())).await));
         sims.push((
             QUEUE,
             start_sim(SimConfig {
@@ -190,15 +184,28 @@ impl Targets {
         }
     }
 
+    fn sim(&self, name: &str) -> &SimHandle {
+        self.sims
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s)
+            .unwrap_or_else(|| panic!("no simulator {name}"))
+    }
+
     fn url(&self, name: &str) -> String {
         if name == PARTIAL {
             return format!("http://{}", self.partial.0);
         }
-        self.sims
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, s)| s.base_url().to_string())
-            .unwrap_or_else(|| panic!("no simulator {name}"))
+        self.sim(name).base_url().to_string()
+    }
+
+    /// Switches on the VRAM leak of LEAK.
+    fn start_leak(&self) {
+        let sim = self.sim(LEAK);
+        sim.set_faults(Faults {
+            vram_leak_mib_per_generation: LEAK_MIB_PER_GENERATION,
+            ..sim.faults()
+        });
     }
 
     /// The daemon's configuration. `otlp` is an address where nothing listens: every metric
@@ -563,9 +570,10 @@ async fn dashboards_and_alerts_on_a_live_prometheus() {
     )
     .await;
 
-    // Drive what only happens on demand: a long burst (seen running, then its results), the
+    // Drive what only happens on demand: the VRAM leak, a long burst (seen running, then its results), the
     // same burst again while it runs (an overlap skip), a burst against the down target, and a
     // reload of a configuration file that has gone bad.
+    targets.start_leak();
     daemon.trigger_burst(STEADY, LONG_BURST).unwrap();
     assert!(matches!(
         daemon.trigger_burst(STEADY, LONG_BURST),
