@@ -245,16 +245,20 @@ pub fn classify_error_status(status: u16, detail: Option<&str>) -> Outcome {
     Outcome::from_http_status(status)
 }
 
-fn apply_error_status(rec: &mut ProbeRecord, status: u16, body: &[u8]) {
+fn apply_error_status(rec: &mut ProbeRecord, status: u16, body: &[u8], retry_after: Option<f64>) {
     let detail = Body::parse(body).ok().and_then(|b| wire::error_detail(&b));
     rec.outcome = classify_error_status(status, detail.as_deref());
-    rec.error = Some(short_message(&match detail {
+    let mut message = match detail {
         Some(d) => format!("HTTP {status}: {d}"),
         None => format!(
             "HTTP {status}: {}",
             String::from_utf8_lossy(&body[..body.len().min(200)])
         ),
-    }));
+    };
+    if let Some(secs) = retry_after {
+        message = format!("{message} (Retry-After {secs:.0} s)");
+    }
+    rec.error = Some(short_message(&message));
 }
 
 fn apply_generated(rec: &mut ProbeRecord, g: Generated) {
@@ -284,7 +288,7 @@ async fn run_generate(
             rec.done = clock.offset(ex.done);
             rec.bytes_received = ex.body.len() as u64;
             if !(200..300).contains(&ex.status) {
-                apply_error_status(rec, ex.status, &ex.body);
+                apply_error_status(rec, ex.status, &ex.body, ex.retry_after);
                 return;
             }
             match Body::parse(&ex.body) {
@@ -321,7 +325,7 @@ async fn run_queue(
     rec.done = clock.offset(ex.done);
     rec.bytes_received = ex.body.len() as u64;
     if !(200..300).contains(&ex.status) {
-        return apply_error_status(rec, ex.status, &ex.body);
+        return apply_error_status(rec, ex.status, &ex.body, ex.retry_after);
     }
     let id = match Body::parse(&ex.body).map(|b| Submitted::from_body(&b)) {
         Ok(Submitted {
@@ -368,7 +372,7 @@ async fn run_queue(
         rec.done = clock.offset(ex.done);
         rec.bytes_received += ex.body.len() as u64;
         if !(200..300).contains(&ex.status) {
-            return apply_error_status(rec, ex.status, &ex.body);
+            return apply_error_status(rec, ex.status, &ex.body, ex.retry_after);
         }
         let status = match Body::parse(&ex.body) {
             Ok(b) => RequestStatus::from_body(&b),

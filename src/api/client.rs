@@ -58,6 +58,8 @@ pub struct Exchange {
     pub sent: Instant,
     pub first_byte: Instant,
     pub done: Instant,
+    /// The server's Retry-After (429, 503), in seconds from when the answer came.
+    pub retry_after: Option<f64>,
 }
 
 /// An exchange that produced no complete answer.
@@ -120,6 +122,21 @@ pub fn short_message(s: &str) -> String {
         out.push('…');
         out
     }
+}
+
+/// Reads a Retry-After header: delay-seconds ("120") or an HTTP date ("Wed, 21 Oct 2026 07:28:00
+/// GMT"), as seconds from `now`. A date in the past is 0; anything else (negative, garbage, a
+/// date of another format) is `None`. Delays are capped at a day: a longer one is not a hint a
+/// prober can use, and a huge figure must not overflow anything downstream.
+pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<f64> {
+    const DAY: f64 = 86_400.0;
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(v.parse::<f64>().ok()?.min(DAY));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let secs = (date.with_timezone(&chrono::Utc) - now).num_milliseconds() as f64 / 1000.0;
+    Some(secs.clamp(0.0, DAY))
 }
 
 /// Classifies a reqwest error. TLS failures surface as connect errors caused by a rustls
@@ -281,6 +298,7 @@ impl FluxClient {
         let mut first_byte: Option<Instant> = None;
         let mut status: Option<u16> = None;
         let mut received: u64 = 0;
+        let mut retry_after: Option<f64> = None;
         let cap = self.max_body_bytes;
         let result = tokio::time::timeout_at(deadline, async {
             let mut resp = req
@@ -289,6 +307,13 @@ impl FluxClient {
                 .map_err(|e| (classify_reqwest(&e), error_text(&e)))?;
             first_byte = Some(Instant::now());
             status = Some(resp.status().as_u16());
+            if matches!(status, Some(429 | 503)) {
+                retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+            }
             if let Some(len) = resp.content_length()
                 && len > cap as u64
             {
@@ -331,6 +356,7 @@ impl FluxClient {
                 sent,
                 first_byte: first_byte.unwrap_or(done),
                 done,
+                retry_after,
             }),
             Ok(Err((outcome, message))) => Err(ExchangeError {
                 outcome,
@@ -389,6 +415,37 @@ impl FluxClient {
         match super::wire::Body::parse(&ex.body) {
             Ok(body) => Ok((body, ex)),
             Err(e) => Err(fail(Outcome::InvalidBody, e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn retry_after_in_seconds_and_as_a_date() {
+        let now = chrono::Utc
+            .with_ymd_and_hms(2026, 10, 21, 7, 28, 0)
+            .unwrap();
+        assert_eq!(parse_retry_after("120", now), Some(120.0));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(0.0));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2026 07:28:30 GMT", now),
+            Some(30.0)
+        );
+        // Past dates mean "now"; huge delays are capped; the rest is no hint at all.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2026 07:00:00 GMT", now),
+            Some(0.0)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(86_400.0)
+        );
+        for junk in ["-5", "1.5", "soon", "", "Wed, 99 Oct 2026 07:28:30 GMT"] {
+            assert_eq!(parse_retry_after(junk, now), None, "{junk:?}");
         }
     }
 }

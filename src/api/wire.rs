@@ -40,18 +40,79 @@ impl Default for GenerateRequest {
 pub struct Body(pub Map<String, Value>);
 
 impl Body {
-    /// Parses bytes as a JSON object.
+    /// Parses bytes as a JSON object. A number too large for a double (`1e400`: valid JSON, but
+    /// no f64) does not sink the whole body: it is read as the string it was written as, which
+    /// the field parsers then count as an unusable value.
     pub fn parse(bytes: &[u8]) -> Result<Body, BodyError> {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(map)) => Ok(Body(map)),
-            Ok(_) => Err(BodyError::NotAnObject),
-            Err(_) => Err(BodyError::NotJson),
+        let value = match serde_json::from_slice::<Value>(bytes) {
+            Ok(v) => v,
+            Err(_) => {
+                let rewritten = quote_out_of_range_numbers(bytes).ok_or(BodyError::NotJson)?;
+                serde_json::from_slice::<Value>(&rewritten).map_err(|_| BodyError::NotJson)?
+            }
+        };
+        match value {
+            Value::Object(map) => Ok(Body(map)),
+            _ => Err(BodyError::NotAnObject),
         }
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)
     }
+}
+
+/// Puts quotes around every number outside a string whose value overflows a double, so that
+/// the body parses and the field shows up as unusable. `None` when there is no such number (the
+/// body is broken some other way). Works on bytes: a body that is not UTF-8 stays unparseable.
+fn quote_out_of_range_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    let (mut in_string, mut escaped, mut changed) = (false, false, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let end = bytes[i..]
+                .iter()
+                .position(|c| !matches!(c, b'0'..=b'9' | b'+' | b'-' | b'.' | b'e' | b'E'))
+                .map_or(bytes.len(), |n| i + n);
+            let token = &bytes[i..end];
+            let overflows = std::str::from_utf8(token)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(|f| f.is_infinite());
+            if overflows {
+                out.push(b'"');
+                out.extend_from_slice(token);
+                out.push(b'"');
+                changed = true;
+            } else {
+                out.extend_from_slice(token);
+            }
+            i = end;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    changed.then_some(out)
 }
 
 /// Why a body could not be read.
@@ -431,6 +492,33 @@ mod tests {
         );
         assert_eq!(Body::parse(b"[1,2]"), Err(BodyError::NotAnObject));
         assert_eq!(Body::parse(b""), Err(BodyError::NotJson));
+    }
+
+    #[test]
+    fn numbers_past_a_double_are_unusable_fields_not_broken_bodies() {
+        let b = Body::parse(
+            br#"{"generation_time": 1e400, "prompt": "1e400 \" -2e999", "n": -1E+999, "ok": 1.5e3}"#,
+        )
+        .unwrap();
+        assert_eq!(b.get("generation_time"), Some(&json!("1e400")));
+        assert_eq!(b.get("n"), Some(&json!("-1E+999")));
+        // Inside strings nothing changes; ordinary numbers stay numbers.
+        assert_eq!(b.get("prompt"), Some(&json!("1e400 \" -2e999")));
+        assert_eq!(b.get("ok"), Some(&json!(1500.0)));
+        let g = Generated::from_body(&Body::parse(br#"{"generation_time": 1e400}"#).unwrap());
+        assert_eq!(g.generation_time_seconds, None);
+        assert_eq!(g.issues.0, vec!["generation_time"]);
+        // Other breakage is still not JSON.
+        assert_eq!(Body::parse(b"{\"a\": 1e400,"), Err(BodyError::NotJson));
+        assert_eq!(Body::parse(b"{\"a\": 1e400 1}"), Err(BodyError::NotJson));
+    }
+
+    #[test]
+    fn nesting_past_the_parser_limit_is_not_json() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(Body::parse(deep.as_bytes()), Err(BodyError::NotJson));
+        let deep_obj = format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
+        assert_eq!(Body::parse(deep_obj.as_bytes()), Err(BodyError::NotJson));
     }
 
     #[test]

@@ -236,6 +236,7 @@ mod tests {
                 sent: now,
                 first_byte: now,
                 done: now,
+                retry_after: None,
             },
         ))
     }
