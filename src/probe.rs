@@ -218,6 +218,10 @@ pub async fn execute(
         rec.done = clock.offset(Instant::now());
         rec.error = Some("interrupted while in flight".to_string());
     }
+    // A server may echo what it was sent; nothing secret leaves a probe.
+    if let Some(e) = rec.error.take() {
+        rec.error = Some(client.scrub(&e));
+    }
     rec
 }
 
@@ -245,7 +249,15 @@ pub fn classify_error_status(status: u16, detail: Option<&str>) -> Outcome {
     Outcome::from_http_status(status)
 }
 
-fn apply_error_status(rec: &mut ProbeRecord, status: u16, body: &[u8], retry_after: Option<f64>) {
+/// A non-2xx answer. The server's text is scrubbed of the client's secrets before it is cut to
+/// length, so that no part of a secret survives at the cut.
+fn apply_error_status(
+    client: &FluxClient,
+    rec: &mut ProbeRecord,
+    status: u16,
+    body: &[u8],
+    retry_after: Option<f64>,
+) {
     let detail = Body::parse(body).ok().and_then(|b| wire::error_detail(&b));
     rec.outcome = classify_error_status(status, detail.as_deref());
     let mut message = match detail {
@@ -258,7 +270,7 @@ fn apply_error_status(rec: &mut ProbeRecord, status: u16, body: &[u8], retry_aft
     if let Some(secs) = retry_after {
         message = format!("{message} (Retry-After {secs:.0} s)");
     }
-    rec.error = Some(short_message(&message));
+    rec.error = Some(short_message(&client.scrub(&message)));
 }
 
 fn apply_generated(rec: &mut ProbeRecord, g: Generated) {
@@ -288,7 +300,7 @@ async fn run_generate(
             rec.done = clock.offset(ex.done);
             rec.bytes_received = ex.body.len() as u64;
             if !(200..300).contains(&ex.status) {
-                apply_error_status(rec, ex.status, &ex.body, ex.retry_after);
+                apply_error_status(client, rec, ex.status, &ex.body, ex.retry_after);
                 return;
             }
             match Body::parse(&ex.body) {
@@ -325,7 +337,7 @@ async fn run_queue(
     rec.done = clock.offset(ex.done);
     rec.bytes_received = ex.body.len() as u64;
     if !(200..300).contains(&ex.status) {
-        return apply_error_status(rec, ex.status, &ex.body, ex.retry_after);
+        return apply_error_status(client, rec, ex.status, &ex.body, ex.retry_after);
     }
     let id = match Body::parse(&ex.body).map(|b| Submitted::from_body(&b)) {
         Ok(Submitted {
@@ -372,7 +384,7 @@ async fn run_queue(
         rec.done = clock.offset(ex.done);
         rec.bytes_received += ex.body.len() as u64;
         if !(200..300).contains(&ex.status) {
-            return apply_error_status(rec, ex.status, &ex.body, ex.retry_after);
+            return apply_error_status(client, rec, ex.status, &ex.body, ex.retry_after);
         }
         let status = match Body::parse(&ex.body) {
             Ok(b) => RequestStatus::from_body(&b),
@@ -395,10 +407,10 @@ async fn run_queue(
             }
             QueueState::Failed => {
                 rec.outcome = Outcome::Http5xx;
-                rec.error = Some(short_message(&format!(
+                rec.error = Some(short_message(&client.scrub(&format!(
                     "generation failed on the server: {}",
                     status.error.unwrap_or_default()
-                )));
+                ))));
                 return;
             }
             QueueState::Cancelled => {

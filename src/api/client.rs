@@ -82,6 +82,36 @@ pub struct FluxClient {
     base: Url,
     timeout: Duration,
     max_body_bytes: usize,
+    /// What this client sends that is secret: header values and the URL's credentials and
+    /// query values. A server may echo them back (a validation error quoting the request, a
+    /// proxy page listing headers); [`FluxClient::scrub`] takes them out of such text.
+    secrets: std::sync::Arc<[String]>,
+}
+
+/// Shorter values are not scrubbed: they would match ordinary words and figures.
+const MIN_SECRET_CHARS: usize = 4;
+
+/// The secret strings of a client's configuration, longest first (so that a value is replaced
+/// whole before any part of it): each header value, and each word of it ("Bearer abc…" is also
+/// scrubbed where only the token comes back); the URL's user, password and query values.
+fn secrets_of(cfg: &ClientConfig) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (_, v) in &cfg.headers {
+        out.push(v.trim().to_string());
+        out.extend(v.split_whitespace().map(str::to_string));
+    }
+    let u = &cfg.base_url;
+    out.push(u.username().to_string());
+    out.extend(u.password().map(str::to_string));
+    out.extend(u.query_pairs().map(|(_, v)| v.into_owned()));
+    // Authentication scheme names are no secret, and scrubbing them would hide every mention.
+    const SCHEMES: &[&str] = &["basic", "bearer", "digest", "token", "negotiate"];
+    out.retain(|s| {
+        s.chars().count() >= MIN_SECRET_CHARS && !SCHEMES.contains(&s.to_ascii_lowercase().as_str())
+    });
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+    out
 }
 
 /// Parses "Name: value" into a header pair.
@@ -237,7 +267,20 @@ impl FluxClient {
             base,
             timeout: cfg.timeout,
             max_body_bytes: cfg.max_body_bytes,
+            secrets: secrets_of(cfg).into(),
         })
+    }
+
+    /// Text from the server (an error body, a failure message) with every secret this client
+    /// sends replaced by `<redacted>`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in self.secrets.iter() {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), crate::redact::REDACTED);
+            }
+        }
+        out
     }
 
     pub fn timeout(&self) -> Duration {
@@ -409,7 +452,7 @@ impl FluxClient {
                 .unwrap_or_default();
             return Err(fail(
                 Outcome::from_http_status(ex.status),
-                short_message(&format!("HTTP {} {}", ex.status, detail)),
+                short_message(&self.scrub(&format!("HTTP {} {}", ex.status, detail))),
             ));
         }
         match super::wire::Body::parse(&ex.body) {
@@ -423,6 +466,31 @@ impl FluxClient {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn scrub_takes_out_every_secret_the_client_sends() {
+        let mut cfg = ClientConfig::new(
+            "http://alice-user:pa55word@gpu-box:8000/?key=query-token&v=1"
+                .parse()
+                .unwrap(),
+        );
+        cfg.headers = vec![
+            ("Authorization".into(), "Bearer tok-123456".into()),
+            ("X-Short".into(), "abc".into()),
+        ];
+        let c = FluxClient::new(&cfg).unwrap();
+        let echoed = "got Authorization: Bearer tok-123456, token tok-123456, user alice-user, \
+                      password pa55word, key query-token, v=1, abc";
+        let shown = c.scrub(echoed);
+        for secret in ["tok-123456", "alice-user", "pa55word", "query-token"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("Authorization: <redacted>"), "{shown}");
+        assert_eq!(c.scrub("use Bearer auth"), "use Bearer auth");
+        // Too short to be told from ordinary text: left alone.
+        assert!(shown.contains("v=1, abc"), "{shown}");
+        assert_eq!(c.scrub("nothing secret here"), "nothing secret here");
+    }
 
     #[test]
     fn retry_after_in_seconds_and_as_a_date() {

@@ -45,6 +45,9 @@ pub enum Hostile {
     CloseMidAnswer,
     /// A well-formed 200 of the API's success shape.
     PlainSuccess,
+    /// A 500 whose FastAPI detail quotes the whole request head back, headers and all (as a
+    /// debugging proxy or a careless error handler does), and a status body that does the same.
+    EchoRequest,
     /// Writes a plain HTTP answer as soon as a connection opens, before reading anything: what
     /// a client that starts a TLS handshake with a plain HTTP server gets back.
     PlainToTls,
@@ -311,6 +314,15 @@ async fn serve_one(
             sock.shutdown().await
         }
         Hostile::PlainSuccess => sock.write_all(&json_200(SUCCESS_BODY.as_bytes())).await,
+        Hostile::EchoRequest => {
+            let body = serde_json::json!({ "detail": seen.lock().unwrap().last().cloned() });
+            sock.write_all(&response(
+                "500 Internal Server Error",
+                &[("Content-Type", "application/json".to_string())],
+                body.to_string().as_bytes(),
+            ))
+            .await
+        }
         // Answered above, before the request was read.
         Hostile::PlainToTls => Ok(()),
     }
