@@ -199,6 +199,10 @@ pub struct BenchArgs {
     /// Skip the status checks before the run.
     #[arg(long)]
     pub no_status: bool,
+    /// With --save: rewrite the results file this often during the run (e.g. 1m), so that a
+    /// run killed outright leaves every request finished by its last checkpoint.
+    #[arg(long, value_parser = parse_duration, requires = "save")]
+    pub checkpoint: Option<Duration>,
 }
 
 /// `fluxprobe sweep`: every bench option applies to each point (`--requests` and `--warmup` to

@@ -2,6 +2,7 @@
 //! asked, read the system status, run each phase with a progress bar and Ctrl-C handling, then
 //! save, plot, print the report and choose the exit code.
 
+use super::checkpoint::{CheckpointTask, Recorder};
 use super::interrupt::InterruptWatch;
 use super::model::{BenchResults, Load, PhaseResult};
 use super::progress::Bar;
@@ -23,6 +24,9 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Checks option combinations that clap cannot express.
 fn validate(a: &BenchArgs) -> anyhow::Result<()> {
     validate_common(a)?;
+    if a.checkpoint.is_some_and(|d| d.is_zero()) {
+        return Err(usage("--checkpoint must be longer than zero"));
+    }
     if a.rate.is_none() && a.requests == 0 {
         return Err(usage("--requests must be at least 1"));
     }
@@ -98,6 +102,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     };
     let control = RunControl::new();
     let watch = InterruptWatch::install(control.clone(), args.grace, Arc::clone(&say));
+    // Named at the start, so that checkpoints and the final results go to one file.
+    let save_path = args.save.as_deref().map(|save| {
+        if save.is_empty() {
+            PathBuf::from(results::default_results_name(&chrono::Local::now()))
+        } else {
+            PathBuf::from(save)
+        }
+    });
     let mut phases: Vec<PhaseResult> = Vec::new();
     for mode in modes(args.test_type) {
         if watch.interrupted() {
@@ -123,7 +135,27 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             describe_load(&load, args.warmup, &config.arrivals)
         ));
         let bar = Arc::new(Bar::new(total, label, !args.json));
-        let phase = run_phase_with(&client, &plan, &open, &source, &control, bar.clone()).await;
+        let recorder = Arc::new(Recorder::new(bar.clone()));
+        let checkpoints = match (args.checkpoint, &save_path) {
+            (Some(every), Some(path)) => Some(CheckpointTask::start(
+                every,
+                path.clone(),
+                BenchResults {
+                    config: config.clone(),
+                    system_status: system_status.clone(),
+                    phases: phases.clone(),
+                    interrupted: true,
+                    tool_version: env!("CARGO_PKG_VERSION").to_string(),
+                },
+                plan.clone(),
+                Arc::clone(&recorder),
+            )),
+            _ => None,
+        };
+        let phase = run_phase_with(&client, &plan, &open, &source, &control, recorder).await;
+        if let Some(c) = checkpoints {
+            c.stop().await;
+        }
         bar.finish();
         if let Some(why) = &phase.stopped_early {
             say(&format!("⏹  {label} test stopped early: {why}"));
@@ -141,13 +173,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
         interrupted,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    if let Some(save) = &args.save {
-        let path = if save.is_empty() {
-            PathBuf::from(results::default_results_name(&chrono::Local::now()))
-        } else {
-            PathBuf::from(save)
-        };
-        results::write_atomic(&path, &results::to_json(&results))
+    if let Some(path) = &save_path {
+        results::write_atomic(path, &results::to_json(&results))
             .with_context(|| format!("cannot save the results to {}", path.display()))?;
         say(&format!("💾 results saved to {}", path.display()));
     }

@@ -1,6 +1,7 @@
 //! `fluxprobe bench` and `fluxprobe report`: the one-shot throughput test.
 
 pub mod arrivals;
+pub mod checkpoint;
 pub mod command;
 pub mod interrupt;
 pub mod model;

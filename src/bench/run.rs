@@ -91,6 +91,8 @@ impl RunControl {
 
 /// Progress events for a progress bar; the driver never waits on them.
 pub trait Progress: Send + Sync {
+    /// A phase started; its records' times are offsets from `wall_start` (Unix seconds).
+    fn phase_started(&self, _wall_start: f64) {}
     /// A probe finished (warm-up ones included).
     fn finished(&self, record: &ProbeRecord);
     /// A scheduled send was skipped (open loop, max_in_flight reached).
@@ -184,6 +186,7 @@ pub async fn run_phase_with(
     progress: Arc<dyn Progress>,
 ) -> PhaseResult {
     let clock = Clock::new();
+    progress.phase_started(clock.wall_start);
     let shared = Arc::new(Shared {
         client: client.clone(),
         clock,
