@@ -40,6 +40,7 @@ else
   RENDER_BIN=${FLUXPROBE_RENDER_BIN:-${CARGO_TARGET_DIR:-target}/release/examples/serve_render}
 fi
 CLK_TCK=$(getconf CLK_TCK)
+LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
 WORK=$(mktemp -d)
 PIDS=()
 SIM_PIDS=()
@@ -71,6 +72,10 @@ wait_url() {
 }
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# Private memory only (VmRSS less the mapped binary and libraries).
+anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
+# "VmRSS (RssAnon)" in MiB.
+mem() { echo "$(mib "$(rss_kib "$1")") ($(mib "$(anon_kib "$1")"))"; }
 # utime + stime in clock ticks (fields 14 and 15; the command name may hold spaces).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 now() { date +%s.%N; }
@@ -145,6 +150,7 @@ log "A: steady, $TARGETS targets at 1 probe/s each, ${STEADY_SECONDS}s"
 start_daemon steady 1s 4
 sleep 2
 A_RSS0=$(rss_kib "$DAEMON")
+A_MEM0=$(mem "$DAEMON")
 A_MAX=$A_RSS0
 A_T0=$(now)
 A_C0=$(cpu_ticks "$DAEMON")
@@ -158,14 +164,16 @@ done
 A_T1=$(now)
 A_C1=$(cpu_ticks "$DAEMON")
 A_S1=$(sims_ticks)
-A_RSS1=$(rss_kib "$DAEMON")
+A_MEM1=$(mem "$DAEMON")
+r=$(rss_kib "$DAEMON")
+[ "$r" -gt "$A_MAX" ] && A_MAX=$r
 scrape "$WORK/a.prom"
 A_PROBES=$(metric_sum "$WORK/a.prom" fluxprobe_requests_total)
 A_CPU=$(awk -v a="$A_C0" -v b="$A_C1" -v t0="$A_T0" -v t1="$A_T1" -v hz="$CLK_TCK" \
   'BEGIN {printf "%.2f", (b - a) / hz / (t1 - t0) * 100}')
 A_SIM_CPU=$(awk -v a="$A_S0" -v b="$A_S1" -v t0="$A_T0" -v t1="$A_T1" -v hz="$CLK_TCK" \
   'BEGIN {printf "%.2f", (b - a) / hz / (t1 - t0) * 100}')
-log "A: RSS $(mib "$A_RSS0") -> $(mib "$A_RSS1") MiB (max $(mib "$A_MAX")), CPU $A_CPU % of a core, $A_PROBES probes"
+log "A: VmRSS (RssAnon) $A_MEM0 -> $A_MEM1 MiB (max $(mib "$A_MAX")), CPU $A_CPU % of a core, $A_PROBES probes"
 
 # --- C. /metrics render time, on the steady daemon ---------------------------------------------
 log "C: /metrics render time, $RENDERS GETs over one keep-alive connection"
@@ -188,7 +196,7 @@ C_MED=$(quantile "$WORK/metrics.times" 0.5 1000)
 C_P99=$(quantile "$WORK/metrics.times" 0.99 1000)
 C_H_MED=$(quantile "$WORK/healthy.times" 0.5 1000)
 C_H_P99=$(quantile "$WORK/healthy.times" 0.99 1000)
-A_RSS_AFTER_RENDERS=$(rss_kib "$DAEMON")
+A_MEM_AFTER_RENDERS=$(mem "$DAEMON")
 log "C: /metrics median $C_MED ms p99 $C_P99 ms (/-/healthy $C_H_MED ms); $C_BYTES bytes, $C_SERIES series"
 stop_daemon
 
@@ -208,7 +216,6 @@ for _ in $(seq 100); do
   [ "$(grep -c '^fluxprobe_target_gpus{' "$WORK/b.prom")" -ge "$TARGETS" ] && break
   sleep 0.1
 done
-sleep 1
 scrape "$WORK/b.prom"
 B_T0=$(now)
 B_C0=$(cpu_ticks "$DAEMON")
@@ -216,6 +223,7 @@ B_S0=$(sims_ticks)
 B_N0=$(metric_sum "$WORK/b.prom" fluxprobe_requests_total)
 B_SERIES0=$(series_count "$WORK/b.prom")
 B_RSS0=$(rss_kib "$DAEMON")
+B_MEM0=$(mem "$DAEMON")
 B_MAX=$B_RSS0
 B_RSS_100K="" B_RSS_500K="" B_RSS_1M=""
 n=$B_N0
@@ -226,9 +234,9 @@ while [ "$n" -lt "$PROBES" ] && [ "$(date +%s)" -lt "$deadline" ]; do
   n=$(metric_sum "$WORK/b.prom" fluxprobe_requests_total)
   r=$(rss_kib "$DAEMON")
   [ "$r" -gt "$B_MAX" ] && B_MAX=$r
-  [ -z "$B_RSS_100K" ] && [ "$n" -ge $((PROBES / 10)) ] && B_RSS_100K=$r
-  [ -z "$B_RSS_500K" ] && [ "$n" -ge $((PROBES / 2)) ] && B_RSS_500K=$r
-  [ -z "$B_RSS_1M" ] && [ "$n" -ge "$PROBES" ] && B_RSS_1M=$r
+  [ -z "$B_RSS_100K" ] && [ "$n" -ge $((PROBES / 10)) ] && B_RSS_100K=$(mem "$DAEMON")
+  [ -z "$B_RSS_500K" ] && [ "$n" -ge $((PROBES / 2)) ] && B_RSS_500K=$(mem "$DAEMON")
+  [ -z "$B_RSS_1M" ] && [ "$n" -ge "$PROBES" ] && B_RSS_1M=$(mem "$DAEMON")
   log "B: $n probes, RSS $(mib "$r") MiB, $(series_count "$WORK/b.prom") series"
 done
 B_T1=$(now)
@@ -236,7 +244,7 @@ B_C1=$(cpu_ticks "$DAEMON")
 B_S1=$(sims_ticks)
 B_N1=$n
 B_SERIES1=$(series_count "$WORK/b.prom")
-B_RSS1=$(rss_kib "$DAEMON")
+B_MEM1=$(mem "$DAEMON")
 B_FAILED=$(metric_sum "$WORK/b.prom" fluxprobe_request_failures_total)
 B_SKIPPED=$(metric_sum "$WORK/b.prom" fluxprobe_probes_skipped_total)
 stop_daemon
@@ -249,19 +257,19 @@ B_SIM_CPU=$(awk -v a="$B_S0" -v b="$B_S1" -v t0="$B_T0" -v t1="$B_T1" -v hz="$CL
   'BEGIN {printf "%.0f", (b - a) / hz / (t1 - t0) * 100}')
 B_SECONDS=$(awk -v t0="$B_T0" -v t1="$B_T1" 'BEGIN {printf "%.0f", t1 - t0}')
 if [ "$B_N1" -lt "$PROBES" ]; then log "B: stopped at the ${MAX_WAIT_SECONDS}s bound with $B_N1 probes"; fi
-or_dash() { if [ -n "$1" ]; then mib "$1"; else echo "—"; fi; }
+or_dash() { echo "${1:-—}"; }
 
 # --- Report ------------------------------------------------------------------------------------
 echo
-echo "fluxprobe serve cost: $TARGETS targets, $SIMULATORS simulator(s) at time scale 0 with $GPUS GPUs each, $(nproc) cores shared by the daemon, the simulator(s) and curl"
+echo "fluxprobe serve cost: $TARGETS targets, $SIMULATORS simulator(s) at time scale 0 with $GPUS GPUs each, $(nproc) cores shared by the daemon, the simulator(s) and curl; load average at start $LOAD0"
 echo
 echo "| figure | measured |"
 echo "|---|---|"
-echo "| A. steady (${STEADY_SECONDS} s, 1 probe/s per target, status every 5 s): RSS start / max / end | $(mib "$A_RSS0") / $(mib "$A_MAX") / $(mib "$A_RSS1") MiB |"
+echo "| A. steady (${STEADY_SECONDS} s, 1 probe/s per target, status every 5 s): VmRSS (RssAnon) at start / end; max VmRSS | $A_MEM0 / $A_MEM1 MiB; max $(mib "$A_MAX") MiB |"
 echo "| A. steady: daemon CPU | $A_CPU % of one core ($A_PROBES probes; simulator $A_SIM_CPU %) |"
 echo "| B. $B_DONE probes in $B_SECONDS s (trickle every $B_INTERVAL per target, max_in_flight $B_MAX_IN_FLIGHT) | $B_RATE probes/s, daemon CPU $B_CPU % of one core, simulator $B_SIM_CPU % |"
 echo "| B. daemon CPU per probe | $B_US µs |"
-echo "| B. RSS at start / after $((PROBES / 10)) / $((PROBES / 2)) / $PROBES probes (max) | $(mib "$B_RSS0") / $(or_dash "$B_RSS_100K") / $(or_dash "$B_RSS_500K") / $(or_dash "$B_RSS_1M") MiB ($(mib "$B_MAX")), end $(mib "$B_RSS1") MiB |"
+echo "| B. VmRSS (RssAnon) at start / after $((PROBES / 10)) / $((PROBES / 2)) / $PROBES probes / end; max VmRSS | $B_MEM0 / $(or_dash "$B_RSS_100K") / $(or_dash "$B_RSS_500K") / $(or_dash "$B_RSS_1M") / $B_MEM1 MiB; max $(mib "$B_MAX") MiB |"
 echo "| B. /metrics series at start / end | $B_SERIES0 / $B_SERIES1 (failures $B_FAILED, skipped at max_in_flight $B_SKIPPED) |"
 echo "| C. /metrics body ($TARGETS targets × $GPUS GPUs) | $C_BYTES bytes, $C_SERIES series ($C_GPU_SERIES GPUs) |"
 echo "| C. GET /metrics over HTTP (curl, keep-alive, $RENDERS GETs): median / p99 | $C_MED / $C_P99 ms |"
@@ -269,4 +277,4 @@ echo "| C. GET /-/healthy the same way (HTTP + curl floor): median / p99 | $C_H_
 if [ -n "$IP_LINE" ]; then
   echo "| C. render in process ($(kv renders) renders, $(kv series) series): median / p99 / max | $(awk -v a="$(kv median_us)" -v b="$(kv p99_us)" -v c="$(kv max_us)" 'BEGIN {printf "%.3f / %.3f / %.3f", a / 1000, b / 1000, c / 1000}') ms |"
 fi
-echo "| daemon RSS after the $RENDERS GETs of /metrics | $(mib "$A_RSS_AFTER_RENDERS") MiB |"
+echo "| A. daemon VmRSS (RssAnon) after the $RENDERS GETs of /metrics | $A_MEM_AFTER_RENDERS MiB |"
