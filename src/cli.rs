@@ -30,6 +30,8 @@ pub enum LogFormat {
 pub enum Command {
     /// One-shot throughput test: N requests at concurrency C (or a rate for a duration).
     Bench(BenchArgs),
+    /// Capacity planning: a bench per concurrency or rate, the knee, or the highest rate an objective allows.
+    Sweep(SweepArgs),
     /// Print the report of a saved results file (fluxprobe's or the seed tool's).
     Report(ReportArgs),
     /// Run the continuous prober and its /metrics endpoint.

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Bench(a) => fluxprobe::bench::run_cli(a).await,
+            Command::Sweep(a) => fluxprobe::bench::sweep::run_cli(a).await,
             Command::Report(a) => fluxprobe::bench::report_cli(a).await,
             Command::Serve(a) => fluxprobe::serve::run_cli(a).await,
             Command::CheckConfig(a) => fluxprobe::serve::check_config_cli(a).await,

@@ -1,4 +1,5 @@
-//! `fluxprobe bench` and `fluxprobe report`: the one-shot throughput test.
+//! `fluxprobe bench` and `fluxprobe report`: the one-shot throughput test; `fluxprobe sweep`
+//! ([`sweep`]): a bench per load level, for capacity planning.
 
 pub mod arrivals;
 pub mod checkpoint;
@@ -16,6 +17,7 @@ pub mod setup;
 pub mod slo;
 pub mod status;
 pub mod summary;
+pub mod sweep;
 
 use crate::cli::{BenchArgs, ReportArgs};
 use crate::exit::{Exit, UsageError};

@@ -15,11 +15,11 @@ use std::sync::OnceLock;
 static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 /// The family every Latin text is drawn with (also what an SVG viewer is told to use).
-pub(super) const LATIN_FAMILY: &str = "sans-serif";
+pub(crate) const LATIN_FAMILY: &str = "sans-serif";
 
 /// The family name the CJK font is registered under. In an SVG it is a CSS font list, so a
 /// viewer picks a CJK font it has.
-pub(super) const CJK_FAMILY: &str =
+pub(crate) const CJK_FAMILY: &str =
     "Noto Sans CJK SC, WenQuanYi Micro Hei, PingFang SC, Microsoft YaHei, sans-serif";
 
 /// Environment variable naming a CJK font file to use for Chinese labels.
@@ -47,7 +47,7 @@ const MAX_FONT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The font choice for one figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Fonts {
+pub(crate) struct Fonts {
     /// Family name to draw every text with.
     pub family: &'static str,
     /// The language the labels can be drawn in with that family.
@@ -55,7 +55,7 @@ pub(super) struct Fonts {
 }
 
 /// Registers the fonts (once per process) and picks the family for `lang`.
-pub(super) fn select(lang: Lang) -> Result<Fonts, PlotError> {
+pub(crate) fn select(lang: Lang) -> Result<Fonts, PlotError> {
     embedded()?;
     let latin = Fonts {
         family: LATIN_FAMILY,

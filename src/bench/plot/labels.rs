@@ -6,14 +6,14 @@ use crate::bench::model::Load;
 
 /// The language the chart text is drawn in (Chinese only when a CJK font was found).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ChartLang {
+pub(crate) enum ChartLang {
     En,
     Zh,
 }
 
 /// The chart texts of one language.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Labels {
+pub(crate) struct Labels {
     pub lang: ChartLang,
 }
 
@@ -294,7 +294,7 @@ impl Labels {
 
 /// A number of seconds (or milliseconds) to four significant digits: 123.5, 13.45, 1.722,
 /// 0.1234, 0.004213; zero is "0".
-pub(super) fn seconds(v: f64) -> String {
+pub(crate) fn seconds(v: f64) -> String {
     let a = v.abs();
     if a == 0.0 {
         "0".to_string()
@@ -311,7 +311,7 @@ pub(super) fn seconds(v: f64) -> String {
 }
 
 /// Decimals for the tick labels of an axis spanning `span`: enough for the ~8 ticks drawn.
-pub(super) fn tick_decimals(span: f64) -> usize {
+pub(crate) fn tick_decimals(span: f64) -> usize {
     if !(span.is_finite() && span > 0.0) {
         return 2;
     }
@@ -319,7 +319,7 @@ pub(super) fn tick_decimals(span: f64) -> usize {
 }
 
 /// A tick label with `decimals` decimals ("-0" printed as "0").
-pub(super) fn tick(v: f64, decimals: usize) -> String {
+pub(crate) fn tick(v: f64, decimals: usize) -> String {
     let s = format!("{v:.decimals$}");
     if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
         s[1..].to_string()
@@ -329,7 +329,7 @@ pub(super) fn tick(v: f64, decimals: usize) -> String {
 }
 
 /// A rate (requests per second) with three significant-ish digits.
-pub(super) fn rate(v: f64) -> String {
+pub(crate) fn rate(v: f64) -> String {
     if v.abs() >= 10.0 {
         format!("{v:.1}")
     } else if v.abs() >= 0.1 || v == 0.0 {

@@ -9,11 +9,11 @@
 //! Chinese labels need a CJK font found at run time (see [`fonts`]).
 
 mod figure;
-mod fonts;
+pub(crate) mod fonts;
 mod histogram;
-mod labels;
+pub(crate) mod labels;
 mod series;
-mod style;
+pub(crate) mod style;
 mod throughput;
 mod timeline;
 
@@ -25,6 +25,7 @@ pub use fonts::CJK_FONT_ENV;
 use crate::bench::model::BenchResults;
 use crate::cli::Lang;
 use figure::Figure;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -81,13 +82,39 @@ impl Format {
     }
 }
 
-/// Draws the charts of `results` to `path` (.png or .svg, any case). The file is rendered to a
-/// temporary file in the same directory and renamed over `path`, so a reader never sees half a
-/// chart and a failure leaves any previous file untouched.
+/// A drawing of a known pixel size, for [`write`].
+pub(crate) trait Canvas {
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError>;
+}
+
+impl Canvas for Figure<'_> {
+    fn size(&self) -> (u32, u32) {
+        Figure::size(self)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        Figure::draw(self, root)
+    }
+}
+
+/// Checks that a chart can be written to `path` (.png or .svg, any case).
+pub(crate) fn check_path(path: &Path) -> Result<(), PlotError> {
+    Format::from_path(path).map(|_| ())
+}
+
+/// Draws the charts of `results` to `path` (.png or .svg, any case), atomically (see [`write`]).
 pub fn render(results: &BenchResults, path: &Path, lang: Lang) -> Result<(), PlotError> {
-    let format = Format::from_path(path)?;
+    check_path(path)?;
     let fonts = fonts::select(lang)?;
-    let figure = Figure::new(results, fonts);
+    write(&Figure::new(results, fonts), path)
+}
+
+/// Draws `canvas` to `path` (.png or .svg, any case). The file is rendered to a temporary file
+/// in the same directory and renamed over `path`, so a reader never sees half a chart and a
+/// failure leaves any previous file untouched.
+pub(crate) fn write(canvas: &impl Canvas, path: &Path) -> Result<(), PlotError> {
+    let format = Format::from_path(path)?;
+    let figure = canvas;
     let io_err = |source| PlotError::Io {
         path: path.to_path_buf(),
         source,

@@ -9,30 +9,30 @@ use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-pub(super) const BACKGROUND: RGBColor = WHITE;
-pub(super) const INK: RGBColor = RGBColor(0x26, 0x2B, 0x33);
-pub(super) const MUTED: RGBColor = RGBColor(0x6B, 0x72, 0x80);
-pub(super) const GRID: RGBColor = RGBColor(0xE5, 0xE7, 0xEB);
-pub(super) const AXIS: RGBColor = RGBColor(0x9C, 0xA3, 0xAF);
-pub(super) const SUCCESS: RGBColor = RGBColor(0x3B, 0x6E, 0xA8);
-pub(super) const FAILURE: RGBColor = RGBColor(0xD6, 0x27, 0x28);
-pub(super) const MEAN: RGBColor = RGBColor(0xE8, 0x7D, 0x0E);
-pub(super) const MEDIAN: RGBColor = RGBColor(0x2C, 0x9A, 0x4B);
-pub(super) const LAG: RGBColor = RGBColor(0x7A, 0x7F, 0x88);
+pub(crate) const BACKGROUND: RGBColor = WHITE;
+pub(crate) const INK: RGBColor = RGBColor(0x26, 0x2B, 0x33);
+pub(crate) const MUTED: RGBColor = RGBColor(0x6B, 0x72, 0x80);
+pub(crate) const GRID: RGBColor = RGBColor(0xE5, 0xE7, 0xEB);
+pub(crate) const AXIS: RGBColor = RGBColor(0x9C, 0xA3, 0xAF);
+pub(crate) const SUCCESS: RGBColor = RGBColor(0x3B, 0x6E, 0xA8);
+pub(crate) const FAILURE: RGBColor = RGBColor(0xD6, 0x27, 0x28);
+pub(crate) const MEAN: RGBColor = RGBColor(0xE8, 0x7D, 0x0E);
+pub(crate) const MEDIAN: RGBColor = RGBColor(0x2C, 0x9A, 0x4B);
+pub(crate) const LAG: RGBColor = RGBColor(0x7A, 0x7F, 0x88);
 
-pub(super) const TITLE_SIZE: f64 = 34.0;
-pub(super) const SUBTITLE_SIZE: f64 = 20.0;
-pub(super) const PHASE_SIZE: f64 = 24.0;
-pub(super) const CAPTION_SIZE: f64 = 25.0;
-pub(super) const AXIS_DESC_SIZE: f64 = 19.0;
-pub(super) const TICK_SIZE: f64 = 16.0;
-pub(super) const LEGEND_SIZE: f64 = 16.0;
-pub(super) const NOTE_SIZE: f64 = 17.0;
-pub(super) const BAR_LABEL_SIZE: f64 = 13.0;
+pub(crate) const TITLE_SIZE: f64 = 34.0;
+pub(crate) const SUBTITLE_SIZE: f64 = 20.0;
+pub(crate) const PHASE_SIZE: f64 = 24.0;
+pub(crate) const CAPTION_SIZE: f64 = 25.0;
+pub(crate) const AXIS_DESC_SIZE: f64 = 19.0;
+pub(crate) const TICK_SIZE: f64 = 16.0;
+pub(crate) const LEGEND_SIZE: f64 = 16.0;
+pub(crate) const NOTE_SIZE: f64 = 17.0;
+pub(crate) const BAR_LABEL_SIZE: f64 = 13.0;
 
 /// The font family of one figure, and text styles made from it.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Theme {
+pub(crate) struct Theme {
     pub family: &'static str,
 }
 
@@ -48,7 +48,7 @@ impl Theme {
 }
 
 /// The largest font size from `size` down to 12 at which `text` fits in `width` pixels.
-pub(super) fn fitting_size<DB: DrawingBackend>(
+pub(crate) fn fitting_size<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     theme: &Theme,
     text: &str,
@@ -69,15 +69,15 @@ pub(super) fn fitting_size<DB: DrawingBackend>(
 }
 
 /// Turns any plotters drawing error into ours.
-pub(super) fn drawing<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> PlotError {
+pub(crate) fn drawing<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> PlotError {
     PlotError::Drawing(e.to_string())
 }
 
 /// A 2-D chart on one panel.
-pub(super) type Chart<'a, DB, X, Y> = ChartContext<'a, DB, Cartesian2d<X, Y>>;
+pub(crate) type Chart<'a, DB, X, Y> = ChartContext<'a, DB, Cartesian2d<X, Y>>;
 
 /// A panel's chart: caption on top, label areas sized for the fonts above.
-pub(super) fn chart<'a, DB, X, Y>(
+pub(crate) fn chart<'a, DB, X, Y>(
     area: &'a DrawingArea<DB, Shift>,
     theme: &Theme,
     caption: &str,
@@ -100,7 +100,7 @@ where
 }
 
 /// Grid, axes and their descriptions in the house style.
-pub(super) fn mesh<DB, X, Y>(
+pub(crate) fn mesh<DB, X, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
     theme: &Theme,
     x_desc: &str,
@@ -131,7 +131,7 @@ where
 }
 
 /// The legend box, in the house style.
-pub(super) fn legend<'a, DB, CT>(
+pub(crate) fn legend<'a, DB, CT>(
     chart: &mut ChartContext<'a, DB, CT>,
     theme: &Theme,
     position: SeriesLabelPosition,
@@ -153,7 +153,7 @@ where
 }
 
 /// Lines of text in the top-left corner of a chart's plotting area.
-pub(super) fn notes<DB, CT>(
+pub(crate) fn notes<DB, CT>(
     chart: &ChartContext<'_, DB, CT>,
     theme: &Theme,
     lines: &[(String, RGBColor)],
@@ -180,7 +180,7 @@ where
 }
 
 /// A panel with nothing to plot: its caption, a frame and a centred note.
-pub(super) fn empty_panel<DB: DrawingBackend>(
+pub(crate) fn empty_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     theme: &Theme,
     caption: &str,
