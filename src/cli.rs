@@ -201,6 +201,18 @@ pub struct BenchArgs {
     /// Skip the status checks before the run.
     #[arg(long)]
     pub no_status: bool,
+    /// TLS: extra CA certificates (PEM) to trust besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// TLS: client certificate (PEM) for mutual TLS; needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// TLS: private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// TLS: accept any certificate (test rigs only; a warning is printed).
+    #[arg(long)]
+    pub insecure: bool,
     /// With --save: rewrite the results file this often during the run (e.g. 1m), so that a
     /// run killed outright leaves every request finished by its last checkpoint.
     #[arg(long, value_parser = parse_duration, requires = "save")]

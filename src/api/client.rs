@@ -24,6 +24,21 @@ pub struct ClientConfig {
     pub max_body_bytes: usize,
     /// Idle connections kept per host.
     pub pool_max_idle_per_host: usize,
+    /// How to check the target's certificate and what to show it.
+    pub tls: TlsOptions,
+}
+
+/// TLS towards one target (rustls). The system's roots are always trusted; `ca_file` adds more.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// PEM file of extra CA certificates (a private CA in front of the service).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate (chain) for mutual TLS; needs `key_file`.
+    pub cert_file: Option<std::path::PathBuf>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<std::path::PathBuf>,
+    /// Accept any certificate. For test rigs only: logged as a warning whenever a client is built.
+    pub insecure_skip_verify: bool,
 }
 
 impl ClientConfig {
@@ -35,6 +50,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             max_body_bytes: 4 * 1024 * 1024,
             pool_max_idle_per_host: 64,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -46,6 +62,14 @@ pub enum ClientError {
     Header { name: String, reason: String },
     #[error("URL {0:?} cannot be a base URL (it needs http:// or https:// and a host)")]
     BadUrl(String),
+    #[error("TLS {what} {path}: {reason}")]
+    Tls {
+        what: &'static str,
+        path: String,
+        reason: String,
+    },
+    #[error("TLS: a client certificate needs both a certificate file and a key file")]
+    TlsPair,
     #[error("cannot build the HTTP client: {0}")]
     Build(#[from] reqwest::Error),
 }
@@ -86,6 +110,60 @@ pub struct FluxClient {
     /// query values. A server may echo them back (a validation error quoting the request, a
     /// proxy page listing headers); [`FluxClient::scrub`] takes them out of such text.
     secrets: std::sync::Arc<[String]>,
+}
+
+fn read_pem(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|e| ClientError::Tls {
+        what,
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Adds the TLS options to a client builder: extra roots, a client identity, or no checks.
+fn apply_tls(
+    mut b: reqwest::ClientBuilder,
+    tls: &TlsOptions,
+    url: &Url,
+) -> Result<reqwest::ClientBuilder, ClientError> {
+    let bad = |what: &'static str, path: &std::path::Path, e: reqwest::Error| ClientError::Tls {
+        what,
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    if let Some(path) = &tls.ca_file {
+        let certs = reqwest::Certificate::from_pem_bundle(&read_pem("CA file", path)?)
+            .map_err(|e| bad("CA file", path, e))?;
+        if certs.is_empty() {
+            return Err(ClientError::Tls {
+                what: "CA file",
+                path: path.display().to_string(),
+                reason: "holds no PEM certificate".to_string(),
+            });
+        }
+        b = b.tls_certs_merge(certs);
+    }
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) => {
+            let mut pem = read_pem("certificate file", cert)?;
+            pem.push(b'\n');
+            pem.extend(read_pem("key file", key)?);
+            let id =
+                reqwest::Identity::from_pem(&pem).map_err(|e| bad("certificate file", cert, e))?;
+            b = b.identity(id);
+        }
+        (None, None) => {}
+        _ => return Err(ClientError::TlsPair),
+    }
+    if tls.insecure_skip_verify {
+        tracing::warn!(
+            target_url = %crate::redact::url(url),
+            "TLS certificate verification is OFF for this target (insecure_skip_verify): \
+             anyone on the path can impersonate it"
+        );
+        b = b.tls_danger_accept_invalid_certs(true);
+    }
+    Ok(b)
 }
 
 /// Shorter values are not scrubbed: they would match ordinary words and figures.
@@ -252,13 +330,13 @@ impl FluxClient {
         if !matches!(cfg.base_url.scheme(), "http" | "https") || cfg.base_url.host().is_none() {
             return Err(ClientError::BadUrl(cfg.base_url.to_string()));
         }
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .default_headers(header_map(&cfg.headers)?)
             .user_agent(concat!("fluxprobe/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(cfg.connect_timeout)
             .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()?;
+            .redirect(reqwest::redirect::Policy::limited(5));
+        let http = apply_tls(builder, &cfg.tls, &cfg.base_url)?.build()?;
         let mut base = cfg.base_url.clone();
         let trimmed = base.path().trim_end_matches('/').to_string();
         base.set_path(&trimmed);

@@ -121,6 +121,12 @@ pub async fn prepare(args: &BenchArgs) -> anyhow::Result<Prepared> {
     client_cfg.timeout = args.timeout;
     client_cfg.max_body_bytes = args.max_body_bytes;
     client_cfg.pool_max_idle_per_host = (args.concurrent as usize).max(8);
+    client_cfg.tls = crate::api::client::TlsOptions {
+        ca_file: args.cacert.clone(),
+        cert_file: args.cert.clone(),
+        key_file: args.key.clone(),
+        insecure_skip_verify: args.insecure,
+    };
     let client = FluxClient::new(&client_cfg).map_err(|e| usage(e.to_string()))?;
 
     let config = RunConfig {

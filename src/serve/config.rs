@@ -150,6 +150,9 @@ pub struct TargetConfig {
     pub url: Url,
     pub labels: BTreeMap<String, String>,
     pub headers: Vec<Header>,
+    /// TLS towards the target (paths as given, or resolved against the file's directory by
+    /// [`load_file`]).
+    pub tls: crate::api::client::TlsOptions,
     pub mode: ProbeMode,
     pub request: RequestTemplate,
     pub timeout: Duration,
@@ -192,6 +195,19 @@ pub fn load_file(path: &Path) -> Result<ServeConfig, ConfigError> {
         hint: Some("check the path given to --config / check-config".to_string()),
     })?;
     let mut cfg = parse(&text, &display, &envsubst::process_env)?;
+    if let Some(dir) = path.parent() {
+        for t in &mut cfg.targets {
+            let tls = &mut t.tls;
+            for f in [&mut tls.ca_file, &mut tls.cert_file, &mut tls.key_file]
+                .into_iter()
+                .flatten()
+            {
+                if f.is_relative() {
+                    *f = dir.join(&*f);
+                }
+            }
+        }
+    }
     cfg.source = Some(path.to_path_buf());
     Ok(cfg)
 }
@@ -443,6 +459,25 @@ fn resolve_target(
         }
     }
 
+    let tls = match pick(&own.tls, &def.tls) {
+        None => crate::api::client::TlsOptions::default(),
+        Some(t) => {
+            let v = &t.value;
+            if v.cert_file.is_some() != v.key_file.is_some() {
+                return Err(src.at_value(
+                    t,
+                    "tls needs both cert_file and key_file for a client certificate",
+                    Some("give both, or neither"),
+                ));
+            }
+            crate::api::client::TlsOptions {
+                ca_file: v.ca_file.as_ref().map(PathBuf::from),
+                cert_file: v.cert_file.as_ref().map(PathBuf::from),
+                key_file: v.key_file.as_ref().map(PathBuf::from),
+                insecure_skip_verify: v.insecure_skip_verify,
+            }
+        }
+    };
     let mode = own.mode.or(def.mode).unwrap_or(ProbeMode::Generate);
     let timeout = match pick(&own.timeout, &def.timeout) {
         Some(d) => positive(d, src, "timeout")?,
@@ -513,6 +548,7 @@ fn resolve_target(
         url,
         labels,
         headers,
+        tls,
         mode,
         request,
         timeout,

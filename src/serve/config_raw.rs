@@ -196,6 +196,8 @@ pub struct RawSettings {
     pub trickle: Option<RawTrickle>,
     #[serde(default)]
     pub headers: Option<BTreeMap<String, Spanned<String>>>,
+    #[serde(default)]
+    pub tls: Option<Spanned<RawTls>>,
 }
 
 /// One target. The probe settings repeat here (a target's value wins over `defaults:`).
@@ -228,6 +230,8 @@ pub struct RawTarget {
     pub trickle: Option<RawTrickle>,
     #[serde(default)]
     pub headers: Option<BTreeMap<String, Spanned<String>>>,
+    #[serde(default)]
+    pub tls: Option<Spanned<RawTls>>,
 }
 
 impl RawTarget {
@@ -244,8 +248,24 @@ impl RawTarget {
             request: self.request.take(),
             trickle: self.trickle.take(),
             headers: self.headers.take(),
+            tls: self.tls.take(),
         }
     }
+}
+
+/// TLS towards a target: extra CA certificates, a client certificate, or no verification at all.
+/// File paths are relative to the configuration file's directory.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    #[serde(default)]
+    pub cert_file: Option<String>,
+    #[serde(default)]
+    pub key_file: Option<String>,
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
 }
 
 /// What each probe sends.

@@ -53,6 +53,7 @@ fn client_config(cfg: &TargetConfig, timeout: Duration, cap: u64) -> ClientConfi
     c.timeout = timeout;
     c.connect_timeout = timeout.min(Duration::from_secs(10));
     c.max_body_bytes = usize::try_from(cap).unwrap_or(usize::MAX);
+    c.tls = cfg.tls.clone();
     c
 }
 
