@@ -281,3 +281,20 @@ fn usage_errors_are_exit_2() {
     assert_eq!(bench(&["--slo", "p95 <<< soon"]).status.code(), Some(2));
     assert_eq!(bench(&["--url", "not a url"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_bad_results_or_chart_path_is_refused_before_any_request() {
+    for (args, needle) in [
+        (["--save", "/nonexistent/dir/x.json"], "does not exist"),
+        (["--plot", "chart.jpg"], "--plot"),
+    ] {
+        let out = bench(&[&["--simulate", "--sim-time-scale", "0"][..], &args[..]].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("▶"),
+            "{args:?}: a test phase started: {stderr}"
+        );
+    }
+}

@@ -15,7 +15,7 @@ fn the_shipped_example_loads_and_says_what_it_will_do() {
     assert_eq!(cfg.targets.len(), 2);
     let a = &cfg.targets[0];
     assert_eq!(a.name, "gpu-box-1");
-    assert_eq!(a.bursts[0].requests, 20);
+    assert_eq!(a.bursts[0].requests, 100);
     assert_eq!(a.bursts[0].timezone, chrono_tz::Europe::Amsterdam);
     assert_eq!(a.labels.get("site").map(String::as_str), Some("ams"));
     let b = &cfg.targets[1];

@@ -24,6 +24,23 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Checks option combinations that clap cannot express.
 fn validate(a: &BenchArgs) -> anyhow::Result<()> {
     validate_common(a)?;
+    // Where the results go is checked before any request is sent: a run must not be lost to a
+    // typo in a path.
+    if let Some(save) = a.save.as_deref().filter(|s| !s.is_empty()) {
+        let dir = match std::path::Path::new(save).parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(usage(format!(
+                "--save {save}: the directory {} does not exist",
+                dir.display()
+            )));
+        }
+    }
+    if let Some(p) = a.plot.as_deref().filter(|s| !s.is_empty()) {
+        plot::check_path(std::path::Path::new(p)).map_err(|e| usage(format!("--plot: {e}")))?;
+    }
     if a.checkpoint.is_some_and(|d| d.is_zero()) {
         return Err(usage("--checkpoint must be longer than zero"));
     }

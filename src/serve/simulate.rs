@@ -11,7 +11,7 @@ pub const SIMULATED_TARGET: &str = "simulated";
 /// The built-in configuration probing a simulator at `base_url`.
 pub fn simulated_config(base_url: &url::Url) -> Result<ServeConfig, ConfigError> {
     let yaml = format!(
-        "targets:\n  - name: {SIMULATED_TARGET}\n    url: {base_url}\n    labels: {{simulated: \"true\"}}\n    trickle: {{interval: 10s}}\n    timeout: 120s\n    bursts:\n      - name: every-5m\n        schedule: \"*/5 * * * *\"\n        requests: 6\n        concurrency: 3\n        slo: \"p50<15s,success>=0.99\"\n"
+        "targets:\n  - name: {SIMULATED_TARGET}\n    url: {base_url}\n    labels: {{simulated: \"true\"}}\n    trickle: {{interval: 10s}}\n    timeout: 120s\n    bursts:\n      - name: every-5m\n        schedule: \"*/5 * * * *\"\n        requests: 12\n        concurrency: 3\n        slo: \"p50<15s,success>=0.99\"\n"
     );
     config::parse(&yaml, "(built-in --simulate configuration)", &|_| None)
 }

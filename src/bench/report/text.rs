@@ -36,8 +36,29 @@ pub fn secs4(lang: Lang, v: Option<f64>) -> String {
 /// A plain figure with `decimals` decimals; "N/A" when absent.
 pub fn num(v: Option<f64>, decimals: usize) -> String {
     match v {
-        Some(v) => format!("{v:.decimals$}"),
+        Some(v) => {
+            let s = format!("{v:.decimals$}");
+            // -0.0, or a tiny negative that rounds to zero, reads as 0.
+            match s.strip_prefix('-') {
+                Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+                _ => s,
+            }
+        }
         None => "N/A".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod num_tests {
+    use super::num;
+
+    #[test]
+    fn zero_never_carries_a_sign() {
+        assert_eq!(num(Some(-0.0), 4), "0.0000");
+        assert_eq!(num(Some(-0.00001), 2), "0.00");
+        assert_eq!(num(Some(-0.5), 2), "-0.50");
+        assert_eq!(num(Some(1.25), 1), "1.2");
+        assert_eq!(num(None, 2), "N/A");
     }
 }
 
