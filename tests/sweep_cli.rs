@@ -1,6 +1,7 @@
 //! `fluxprobe sweep` as a user runs it: no sweep chosen is a usage error, a rate sweep writes
 //! its table, JSON and chart, a search that finds no passing rate exits 3, and Ctrl-C stops
-//! the sweep with the points measured so far reported and saved (exit 130).
+//! the sweep with the points measured so far reported and saved (exit 130), and a target that
+//! cannot be reached stops the sweep after its first point (exit 4).
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -30,6 +31,30 @@ fn a_sweep_must_be_chosen() {
     // A chart of an unknown type is refused before anything runs.
     let out = sweep(&["--simulate", "--concurrency", "1", "--plot", "x.gif"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_unreachable_target_stops_the_sweep_after_one_point() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = sweep(&[
+        "--url",
+        &url,
+        "--concurrency",
+        "1,2,4",
+        "--requests",
+        "3",
+        "--no-status",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(v["points"].as_array().map(Vec::len), Some(1), "{v}");
+    assert!(v.to_string().contains("could not be reached"), "{v}");
 }
 
 #[test]
@@ -68,6 +93,10 @@ fn a_rate_sweep_writes_table_json_and_chart() {
     assert_eq!(printed, saved);
     assert_eq!(saved["kind"], "sweep");
     assert_eq!(saved["sweep"], "rates");
+    // `fluxprobe report` reads bench results and says so of a sweep file.
+    let report = Command::new(BIN).arg("report").arg(&save).output().unwrap();
+    assert_eq!(report.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&report.stderr).contains("holds a sweep"));
     assert!(saved["fluxprobe"]["version"].is_string());
     assert_eq!(saved["fluxprobe"]["schema_version"], 1);
     let points = saved["points"].as_array().unwrap();

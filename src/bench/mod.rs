@@ -27,12 +27,28 @@ pub async fn run_cli(args: BenchArgs) -> anyhow::Result<Exit> {
     command::run(args).await
 }
 
+/// True when `path` is a results file written by `fluxprobe sweep`.
+fn is_sweep_file(path: &std::path::Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some("sweep"))
+}
+
 /// `fluxprobe report FILE`: the text report (or `--json` summary) of a saved results file,
 /// fluxprobe's or the seed tool's. A file that cannot be read as results is a usage error.
 /// When the run had objectives (`--slo`), they are judged again and shown; the exit code stays
 /// 0 (it is `bench` that fails a run on them). `--plot FILE` also draws the charts, after the
 /// report is printed.
 pub async fn report_cli(args: ReportArgs) -> anyhow::Result<Exit> {
+    if is_sweep_file(&args.file) {
+        return Err(UsageError(format!(
+            "{} holds a sweep (\"kind\": \"sweep\"), not bench results: its points, knee and \
+             search are in the file itself; `fluxprobe report` reads bench results",
+            args.file.display()
+        ))
+        .into());
+    }
     let results = results::read_file(&args.file).map_err(|e| UsageError(e.to_string()))?;
     let out = if args.json {
         let mut s = serde_json::to_string_pretty(&results::summary_json(&results))?;

@@ -127,6 +127,9 @@ async fn concurrency_stage(runner: &Runner, sweep: &mut Sweep, levels: &Levels) 
         }
         let p = runner.concurrency(&sweep.plan, c).await;
         sweep.points.push(p);
+        if stop_if_unreachable(sweep) {
+            return;
+        }
         sweep.settle_concurrency();
         if stop_at_knee && sweep.knee.is_some() {
             break;
@@ -147,7 +150,23 @@ async fn rate_stage(runner: &Runner, sweep: &mut Sweep, rates: &[f64]) {
         }
         let p = runner.rate(&sweep.plan, Stage::Rate, r).await;
         sweep.points.push(p);
+        if stop_if_unreachable(sweep) {
+            return;
+        }
     }
+}
+
+/// After a point: when nothing has got through and every failure says the target cannot be
+/// reached, more points would only measure the failures; the sweep stops and says why.
+fn stop_if_unreachable(sweep: &mut Sweep) -> bool {
+    let stop = target_unavailable(sweep);
+    if stop {
+        sweep.notes.push(
+            "stopped: the target could not be reached or was not ready (every request failed to connect)"
+                .to_string(),
+        );
+    }
+    stop
 }
 
 /// The rates of `--rates auto`, from the concurrency stage's figures.
@@ -199,7 +218,7 @@ async fn search_stage(runner: &Runner, sweep: &mut Sweep) {
         let complete = !p.phase.interrupted;
         let passed = p.verdict() == Some(Verdict::Pass);
         sweep.points.push(p);
-        if !complete {
+        if !complete || stop_if_unreachable(sweep) {
             break;
         }
         b.record(rate, passed);
