@@ -4,14 +4,13 @@
 
 use super::checkpoint::{CheckpointTask, Recorder};
 use super::interrupt::InterruptWatch;
-use super::model::{BenchResults, Load, PhaseResult};
+use super::model::{BenchResults, Load, PhaseResult, target_unavailable};
 use super::progress::Bar;
 use super::run::{OpenLoopOptions, PhasePlan, RunControl, run_phase_with};
 use super::setup::{prepare, usage, validate_common};
 use super::{plot, report, results, slo, status};
 use crate::cli::{BenchArgs, TestType};
 use crate::exit::Exit;
-use crate::outcome::Outcome;
 use crate::probe::ProbeMode;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -254,22 +253,6 @@ fn describe_load(load: &Load, warmup: u64, arrivals: &str) -> String {
     }
 }
 
-/// True when nothing got through and every failure says the target could not be reached or
-/// was not ready.
-fn target_unavailable(results: &BenchResults) -> bool {
-    let mut any = false;
-    for r in results.phases.iter().flat_map(|p| p.measured()) {
-        any = true;
-        if !matches!(
-            r.outcome,
-            Outcome::Connect | Outcome::Tls | Outcome::NotReady
-        ) {
-            return false;
-        }
-    }
-    any
-}
-
 /// Interrupted wins, then an unreachable target, then the objectives' verdict.
 fn exit_code(
     results: &BenchResults,
@@ -279,7 +262,7 @@ fn exit_code(
     if results.interrupted {
         return Exit::Interrupted;
     }
-    if target_unavailable(results) {
+    if target_unavailable(results.phases.iter().flat_map(|p| p.measured())) {
         say("❌ the target could not be reached or was not ready");
         return Exit::TargetUnavailable;
     }

@@ -3,6 +3,7 @@
 //! before the run, and one [`PhaseResult`] per test type that ran.
 
 use crate::cli::TestType;
+use crate::outcome::Outcome;
 use crate::probe::{ProbeMode, ProbeRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -114,6 +115,22 @@ impl PhaseResult {
     pub fn measured(&self) -> impl Iterator<Item = &ProbeRecord> {
         self.records.iter().filter(|r| !r.warmup)
     }
+}
+
+/// True when there are records, nothing got through, and every failure says the target could
+/// not be reached or was not ready (exit code 4 of bench and sweep).
+pub fn target_unavailable<'a>(records: impl IntoIterator<Item = &'a ProbeRecord>) -> bool {
+    let mut any = false;
+    for r in records {
+        any = true;
+        if !matches!(
+            r.outcome,
+            Outcome::Connect | Outcome::Tls | Outcome::NotReady
+        ) {
+            return false;
+        }
+    }
+    any
 }
 
 /// A whole bench run.

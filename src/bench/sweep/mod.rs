@@ -26,13 +26,12 @@ use self::point::{Point, Stage};
 use self::runner::{Runner, Say, sweep_arrivals};
 use self::search::{Bisection, SearchOutcome};
 use crate::bench::interrupt::InterruptWatch;
-use crate::bench::model::RunConfig;
+use crate::bench::model::{RunConfig, target_unavailable};
 use crate::bench::run::{OpenLoopOptions, RunControl};
 use crate::bench::setup::{prepare, usage, validate_common};
 use crate::bench::slo::{Slo, Verdict};
 use crate::cli::{SweepArgs, TestType};
 use crate::exit::{Exit, UsageError};
-use crate::outcome::Outcome;
 use crate::probe::ProbeMode;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -159,7 +158,7 @@ async fn rate_stage(runner: &Runner, sweep: &mut Sweep, rates: &[f64]) {
 /// After a point: when nothing has got through and every failure says the target cannot be
 /// reached, more points would only measure the failures; the sweep stops and says why.
 fn stop_if_unreachable(sweep: &mut Sweep) -> bool {
-    let stop = target_unavailable(sweep);
+    let stop = sweep_unreachable(sweep);
     if stop {
         sweep.notes.push(
             "stopped: the target could not be reached or was not ready (every request failed to connect)"
@@ -310,20 +309,9 @@ pub async fn measure(
     Ok(sweep)
 }
 
-/// True when nothing got through and every failure says the target could not be reached or
-/// was not ready.
-fn target_unavailable(s: &Sweep) -> bool {
-    let mut any = false;
-    for r in s.points.iter().flat_map(|p| p.phase.measured()) {
-        any = true;
-        if !matches!(
-            r.outcome,
-            Outcome::Connect | Outcome::Tls | Outcome::NotReady
-        ) {
-            return false;
-        }
-    }
-    any
+/// True when nothing got through the sweep's points (see [`target_unavailable`]).
+fn sweep_unreachable(s: &Sweep) -> bool {
+    target_unavailable(s.points.iter().flat_map(|p| p.phase.measured()))
 }
 
 /// Interrupted (130) wins, then an unreachable target (4), then a rate search that found no
@@ -333,7 +321,7 @@ pub fn exit_code(s: &Sweep) -> Exit {
     if s.interrupted {
         return Exit::Interrupted;
     }
-    if target_unavailable(s) {
+    if sweep_unreachable(s) {
         return Exit::TargetUnavailable;
     }
     match (&s.plan.kind, &s.search) {
