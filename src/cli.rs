@@ -42,6 +42,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Ask a running `fluxprobe serve` whether it is healthy (for container health checks).
     Healthcheck(HealthcheckArgs),
+    /// Print the bcrypt hash of a password read from standard input, for `basic_auth_users`.
+    HashPassword(HashPasswordArgs),
 }
 
 /// Which phase(s) a bench runs.
@@ -280,6 +282,27 @@ pub struct ServeArgs {
     /// Address for /metrics and the status page (overrides the config).
     #[arg(long)]
     pub listen: Option<String>,
+    /// Web configuration file (TLS, basic auth, headers), in the format of Prometheus's
+    /// exporter-toolkit; re-read when it changes.
+    #[arg(
+        long = "web.config.file",
+        env = "FLUXPROBE_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    pub web_config_file: Option<PathBuf>,
+    /// Turn on POST /-/reload.
+    #[arg(long = "web.enable-lifecycle", env = "FLUXPROBE_WEB_ENABLE_LIFECYCLE")]
+    pub web_enable_lifecycle: bool,
+    /// Turn on POST /-/burst/{target}/{burst} (and the status page's "run now" buttons).
+    #[arg(long = "web.enable-burst-api", env = "FLUXPROBE_WEB_ENABLE_BURST_API")]
+    pub web_enable_burst_api: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HashPasswordArgs {
+    /// bcrypt cost (4–31; each step doubles the work).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub cost: u32,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -294,6 +317,16 @@ pub struct HealthcheckArgs {
     pub url: String,
     #[arg(long, value_parser = parse_duration, default_value = "3s")]
     pub timeout: Duration,
+    /// Basic-auth user, when the daemon's web config has `basic_auth_users`; the password is
+    /// read from FLUXPROBE_HEALTHCHECK_PASSWORD.
+    #[arg(long, env = "FLUXPROBE_HEALTHCHECK_USER")]
+    pub user: Option<String>,
+    /// Extra CA certificate (PEM) to trust for an https:// daemon.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Accept any certificate of an https:// daemon (e.g. a self-signed one on localhost).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

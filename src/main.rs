@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => fluxprobe::serve::run_cli(a).await,
             Command::CheckConfig(a) => fluxprobe::serve::check_config_cli(a).await,
             Command::Healthcheck(a) => fluxprobe::serve::healthcheck_cli(a).await,
+            Command::HashPassword(a) => fluxprobe::serve::web::hash_password_cli(a).await,
             Command::Simulate(a) => fluxprobe::sim::run_cli(a).await,
         }
     });

@@ -103,7 +103,7 @@ targets:
     let mut child = Command::new(BIN)
         .args(["--log", "debug", "serve", "--config"])
         .arg(&config)
-        .args(["--listen", &listen.to_string()])
+        .args(["--listen", &listen.to_string(), "--web.enable-lifecycle"])
         .env(ENV, TOKEN)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(dir.path().join("serve.out")).unwrap())

@@ -2,7 +2,8 @@
 //! file (good and bad), a removed target losing every series, an unchanged one keeping its
 //! counters, and the control endpoints.
 
-use fluxprobe::serve::{Daemon, config};
+use fluxprobe::serve::web::WebOptions;
+use fluxprobe::serve::{Daemon, DaemonHandle, DaemonOptions, ServeConfig, config};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -27,6 +28,23 @@ fn config_text(targets: &[(&str, SocketAddr)]) -> String {
 
 fn local() -> Option<SocketAddr> {
     Some("127.0.0.1:0".parse().unwrap())
+}
+
+/// A daemon on 127.0.0.1 with POST /-/reload and /-/burst on.
+async fn start_controlled(cfg: ServeConfig) -> DaemonHandle {
+    Daemon::start_with(
+        cfg,
+        DaemonOptions {
+            listen: local(),
+            web: WebOptions {
+                enable_lifecycle: true,
+                enable_burst_api: true,
+                ..Default::default()
+            },
+        },
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,9 +116,7 @@ async fn reload_from_the_file_good_then_bad() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fluxprobe.yml");
     std::fs::write(&path, config_text(&[("keep", down), ("drop", down)])).unwrap();
-    let d = Daemon::start(config::load_file(&path).unwrap(), local())
-        .await
-        .unwrap();
+    let d = start_controlled(config::load_file(&path).unwrap()).await;
     let addr = d.addr();
     let (before, _) = wait_metrics(addr, LIMIT, "both targets probed", |s| {
         let keep = value(
@@ -192,7 +208,7 @@ async fn reload_from_the_file_good_then_bad() {
 async fn control_endpoints_answer_as_documented() {
     let down = closed_port();
     let cfg = config::parse(&config_text(&[("t", down)]), "t.yml", &|_| None).unwrap();
-    let d = Daemon::start(cfg, local()).await.unwrap();
+    let d = start_controlled(cfg).await;
     let addr = d.addr();
     assert_eq!(post(addr, "/-/burst/nope/nightly").await.0, 404);
     assert_eq!(post(addr, "/-/burst/t/nope").await.0, 404);
@@ -247,14 +263,7 @@ async fn control_endpoints_answer_as_documented() {
     );
     // A reload with no file behind the daemon is refused, and the page and JSON render.
     assert_eq!(post(addr, "/-/reload").await.0, 500);
-    let page = client()
-        .get(format!("http://{addr}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(addr, "/").await;
     assert!(
         page.contains("nightly") && page.contains("connect"),
         "{page}"
@@ -281,12 +290,9 @@ async fn control_endpoints_answer_as_documented() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_target_restarts_and_a_removed_burst_loses_its_series() {
     let down = closed_port();
-    let d = Daemon::start(
-        config::parse(&config_text(&[("t", down)]), "t.yml", &|_| None).unwrap(),
-        local(),
-    )
-    .await
-    .unwrap();
+    let d =
+        start_controlled(config::parse(&config_text(&[("t", down)]), "t.yml", &|_| None).unwrap())
+            .await;
     let addr = d.addr();
     let (before, s) = wait_metrics(addr, LIMIT, "probed", |s| {
         value(
@@ -350,5 +356,51 @@ async fn a_changed_target_restarts_and_a_removed_burst_loses_its_series() {
         .unwrap();
     assert_eq!(same.unchanged, vec!["t".to_string()]);
     assert!(same.restarted.is_empty() && same.added.is_empty() && same.removed.is_empty());
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_endpoints_are_off_unless_enabled() {
+    let down = closed_port();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fluxprobe.yml");
+    std::fs::write(&path, config_text(&[("t", down)])).unwrap();
+    let d = Daemon::start(config::load_file(&path).unwrap(), local())
+        .await
+        .unwrap();
+    let addr = d.addr();
+    // A new target in the file must not come in through the disabled endpoint.
+    std::fs::write(&path, config_text(&[("t", down), ("u", down)])).unwrap();
+    let (status, body) = post(addr, "/-/reload").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("--web.enable-lifecycle"), "{body}");
+    let (status, body) = post(addr, "/-/burst/t/nightly").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("--web.enable-burst-api"), "{body}");
+    assert_eq!(d.config().targets.len(), 1);
+    let page = get_text(addr, "/").await;
+    assert!(page.contains("nightly"), "{page}");
+    assert!(!page.contains("/-/burst/"), "no run-now button: {page}");
+    let (_, samples) = wait_metrics(addr, LIMIT, "probing", |s| {
+        value(
+            s,
+            "fluxprobe_requests_total",
+            &[("target", "t"), ("probe", "trickle")],
+        )
+    })
+    .await;
+    assert_eq!(
+        value(
+            &samples,
+            "fluxprobe_requests_total",
+            &[("target", "t"), ("probe", "nightly")]
+        )
+        .unwrap_or(0.0),
+        0.0,
+        "the refused burst did not run"
+    );
+    // SIGHUP's way (the handle) still reloads.
+    d.reload().await.unwrap();
+    assert_eq!(d.config().targets.len(), 2);
     d.shutdown().await;
 }

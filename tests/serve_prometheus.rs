@@ -1,11 +1,13 @@
 //! A real Prometheus scrapes an in-process daemon probing the simulator; its HTTP API shows the
 //! request rate, a median response time near the simulator's service time and the GPU memory in
-//! bytes. `promtool check metrics` finds nothing to say about a scrape.
+//! bytes. `promtool check metrics` finds nothing to say about a scrape. Behind TLS and basic
+//! auth, Prometheus scrapes with the CA and the password and fails with a wrong one.
 //!
 //! Needs the `prometheus` and `promtool` binaries (Debian package `prometheus`). Without them the
 //! test is skipped with a reason, except under CI (env CI set), where it fails.
 
-use fluxprobe::serve::{Daemon, config};
+use fluxprobe::serve::web::WebOptions;
+use fluxprobe::serve::{Daemon, DaemonOptions, config};
 use fluxprobe::sim::{self, SimConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,16 +52,18 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn start_prometheus(
-    bin: &Path,
-    dir: &Path,
-    scrape: std::net::SocketAddr,
-) -> (KillOnDrop, std::net::SocketAddr) {
+/// The one job of a plain scrape of `scrape`.
+fn plain_job(scrape: std::net::SocketAddr) -> String {
+    format!("  - job_name: fluxprobe\n    static_configs:\n      - targets: ['{scrape}']\n")
+}
+
+/// Prometheus scraping every second with `jobs` (the items of `scrape_configs:`).
+fn start_prometheus(bin: &Path, dir: &Path, jobs: &str) -> (KillOnDrop, std::net::SocketAddr) {
     let cfg = dir.join("prometheus.yml");
     std::fs::write(
         &cfg,
         format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fluxprobe\n    static_configs:\n      - targets: ['{scrape}']\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{jobs}"
         ),
     )
     .unwrap();
@@ -195,7 +199,7 @@ async fn prometheus_scrapes_the_daemon() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let (_prom, prom) = start_prometheus(&prometheus, dir.path(), d.addr());
+    let (_prom, prom) = start_prometheus(&prometheus, dir.path(), &plain_job(d.addr()));
     let rate = wait_query(
         prom,
         "sum(rate(fluxprobe_requests_total{target=\"sim\"}[1m]))",
@@ -223,4 +227,70 @@ async fn prometheus_scrapes_the_daemon() {
     assert_eq!(got, want);
     d.shutdown().await;
     s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_over_tls_with_basic_auth() {
+    let Some((prometheus, _)) = tools() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tls = crate_path("tests/tls");
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: {0}/server.pem\n  key_file: {0}/server.key\nbasic_auth_users:\n  prometheus: '{1}'\n",
+            tls.display(),
+            bcrypt::hash("scrape-secret", 4).unwrap()
+        ),
+    )
+    .unwrap();
+    let down = closed_port();
+    let cfg = config::parse(
+        &format!(
+            "targets:\n  - name: t\n    url: http://{down}\n    trickle: {{interval: 200ms}}\n"
+        ),
+        "t.yml",
+        &|_| None,
+    )
+    .unwrap();
+    let d = Daemon::start_with(
+        cfg,
+        DaemonOptions {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            web: WebOptions {
+                config_file: Some(web),
+                ..Default::default()
+            },
+        },
+    )
+    .await
+    .unwrap();
+    let job = |name: &str, password: &str| {
+        format!(
+            "  - job_name: {name}\n    scheme: https\n    tls_config:\n      ca_file: {}/ca.pem\n    basic_auth:\n      username: prometheus\n      password: {password}\n    static_configs:\n      - targets: ['{}']\n",
+            tls.display(),
+            d.addr()
+        )
+    };
+    let jobs = format!("{}{}", job("good", "scrape-secret"), job("bad", "wrong"));
+    let (_prom, prom) = start_prometheus(&prometheus, dir.path(), &jobs);
+    let failed = wait_query(
+        prom,
+        "fluxprobe_request_failures_total{job=\"good\",target=\"t\",reason=\"connect\"}",
+        |x| x > 0.0,
+    )
+    .await;
+    assert!(failed > 0.0);
+    assert_eq!(
+        wait_query(prom, "up{job=\"good\"}", |x| x == 1.0).await,
+        1.0
+    );
+    assert_eq!(
+        wait_query(prom, "scrape_samples_scraped{job=\"bad\"}", |_| true).await,
+        0.0
+    );
+    assert_eq!(query(prom, "up{job=\"bad\"}").await, vec![0.0]);
+    d.shutdown().await;
 }

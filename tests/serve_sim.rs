@@ -3,7 +3,8 @@
 //! gauges equal the simulator's figures in bytes; a burst's throughput matches the simulated
 //! capacity; the trickle keeps its schedule when every answer takes ten intervals.
 
-use fluxprobe::serve::{Daemon, DaemonHandle, config};
+use fluxprobe::serve::web::WebOptions;
+use fluxprobe::serve::{Daemon, DaemonHandle, DaemonOptions, config};
 use fluxprobe::sim::{self, Faults, FiguresMode, HealthMode, SimConfig, SimHandle};
 use std::time::Duration;
 
@@ -29,9 +30,19 @@ fn fast_sim() -> SimConfig {
 
 async fn daemon(yaml: &str) -> DaemonHandle {
     let cfg = config::parse(yaml, "test.yml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
-    Daemon::start(cfg, Some("127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap()
+    // The burst API is on: a test starts a burst by POST.
+    Daemon::start_with(
+        cfg,
+        DaemonOptions {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            web: WebOptions {
+                enable_burst_api: true,
+                ..Default::default()
+            },
+        },
+    )
+    .await
+    .unwrap()
 }
 
 fn failures(s: &[Sample], target: &str, reason: &str) -> f64 {

@@ -8,6 +8,7 @@ use super::recent::Recent;
 use super::registry::Metrics;
 use super::shared::Shared;
 use super::target::TargetRuntime;
+use super::web::{WebConfigError, WebOptions, WebState};
 use crate::api::ClientError;
 use crate::probe::Clock;
 use std::collections::BTreeMap;
@@ -36,6 +37,22 @@ pub enum ServeError {
     Otlp(#[from] OtlpError),
     #[error("the daemon was not started from a configuration file, so there is nothing to reload")]
     NoConfigFile,
+    #[error(transparent)]
+    Web(#[from] WebConfigError),
+    #[error("serving on {addr}: {source}")]
+    Serve {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// How a daemon is started beyond its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonOptions {
+    /// Overrides the configuration's `listen` (tests pass 127.0.0.1:0).
+    pub listen: Option<SocketAddr>,
+    /// The web configuration file and which control endpoints are on.
+    pub web: WebOptions,
 }
 
 /// What a reload changed.
@@ -64,6 +81,8 @@ pub(crate) struct Inner {
     reload_lock: tokio::sync::Mutex<()>,
     ready: AtomicBool,
     pub stopping: CancellationToken,
+    /// Which control endpoints are on.
+    pub web: WebOptions,
 }
 
 impl Inner {
@@ -253,19 +272,37 @@ pub struct Daemon;
 pub struct DaemonHandle {
     inner: Arc<Inner>,
     addr: SocketAddr,
+    scheme: &'static str,
     server: JoinHandle<()>,
 }
 
 impl Daemon {
-    /// Starts probing and serving. `listen` overrides the configuration's address (tests pass
-    /// 127.0.0.1:0 and read [`DaemonHandle::addr`]).
-    /// With an `otlp:` section, OTLP export starts too (call it inside the tokio runtime).
+    /// Starts probing and serving, over plain HTTP with the control endpoints off. `listen`
+    /// overrides the configuration's address (tests pass 127.0.0.1:0 and read
+    /// [`DaemonHandle::addr`]).
     pub async fn start(
         config: ServeConfig,
         listen: Option<SocketAddr>,
     ) -> Result<DaemonHandle, ServeError> {
+        Daemon::start_with(
+            config,
+            DaemonOptions {
+                listen,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Starts probing and serving as `options` say.
+    /// With an `otlp:` section, OTLP export starts too (call it inside the tokio runtime).
+    pub async fn start_with(
+        config: ServeConfig,
+        options: DaemonOptions,
+    ) -> Result<DaemonHandle, ServeError> {
+        let web_state = Arc::new(WebState::load(options.web.config_file.as_deref())?);
         let metrics = Metrics::new(&config.buckets)?;
-        let addr = listen.unwrap_or(config.listen);
+        let addr = options.listen.unwrap_or(config.listen);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
@@ -307,24 +344,20 @@ impl Daemon {
             reload_lock: tokio::sync::Mutex::new(()),
             ready: AtomicBool::new(false),
             stopping: CancellationToken::new(),
+            web: options.web.clone(),
         });
         for rt in inner.targets() {
             rt.start();
         }
-        let app = super::http::router(inner.clone());
-        let stop = inner.stopping.clone();
-        let server = tokio::spawn(async move {
-            let r = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(e) = r {
-                tracing::error!("HTTP server: {e}");
-            }
-        });
-        tracing::info!("serving /metrics on http://{addr}/metrics");
+        let app = super::http::router(inner.clone(), web_state.clone());
+        let scheme = if web_state.tls() { "https" } else { "http" };
+        let server = super::web::listener::serve(listener, app, web_state, inner.stopping.clone())
+            .map_err(|source| ServeError::Serve { addr, source })?;
+        tracing::info!("serving /metrics on {scheme}://{addr}/metrics");
         Ok(DaemonHandle {
             inner,
             addr,
+            scheme,
             server,
         })
     }
@@ -334,6 +367,11 @@ impl DaemonHandle {
     /// The address of /metrics and the status page.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// "https" when the web configuration has TLS, else "http".
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
     }
 
     /// The daemon's own registry.

@@ -1,7 +1,21 @@
 //! `fluxprobe healthcheck`: GET {url}/-/healthy of a running daemon, for container health checks
-//! (an image without a shell or curl can still check itself).
+//! (an image without a shell or curl can still check itself). It speaks TLS and basic auth
+//! when the daemon's web configuration asks for them.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// How to reach the daemon beyond its URL.
+#[derive(Debug, Clone, Default)]
+pub struct HealthcheckOptions {
+    pub timeout: Duration,
+    /// Basic-auth user and password.
+    pub basic_auth: Option<(String, String)>,
+    /// Extra CA certificate (PEM) for an https:// daemon.
+    pub cacert: Option<PathBuf>,
+    /// Accept any certificate.
+    pub insecure: bool,
+}
 
 /// Why the daemon is not healthy.
 #[derive(Debug, thiserror::Error)]
@@ -12,10 +26,18 @@ pub enum HealthcheckError {
     Unreachable(String),
     #[error("the daemon answered HTTP {0}")]
     Status(u16),
+    #[error(
+        "the daemon asks for basic auth (HTTP 401): give --user and FLUXPROBE_HEALTHCHECK_PASSWORD"
+    )]
+    NeedsAuth,
+    #[error("the daemon refused the credentials (HTTP 401)")]
+    BadCredentials,
+    #[error("--cacert {path}: {message}")]
+    CaCert { path: String, message: String },
 }
 
-/// Asks `{base}/-/healthy`; Ok when it answers 200 within `timeout`.
-pub async fn check(base: &str, timeout: Duration) -> Result<(), HealthcheckError> {
+/// Asks `{base}/-/healthy`; Ok when it answers 200 within `opts.timeout`.
+pub async fn check(base: &str, opts: &HealthcheckOptions) -> Result<(), HealthcheckError> {
     let mut url =
         url::Url::parse(base.trim()).map_err(|_| HealthcheckError::BadUrl(base.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -23,11 +45,33 @@ pub async fn check(base: &str, timeout: Duration) -> Result<(), HealthcheckError
     }
     let path = format!("{}/-/healthy", url.path().trim_end_matches('/'));
     url.set_path(&path);
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
+    let mut builder = reqwest::Client::builder().timeout(opts.timeout);
+    if let Some(path) = &opts.cacert {
+        let ca_error = |message: String| HealthcheckError::CaCert {
+            path: path.display().to_string(),
+            message,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|_| ca_error("not PEM certificates".to_string()))?;
+        if certs.is_empty() {
+            return Err(ca_error("holds no PEM certificate".to_string()));
+        }
+        for c in certs {
+            builder = builder.add_root_certificate(c);
+        }
+    }
+    if opts.insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    let client = builder
         .build()
         .map_err(|e| HealthcheckError::Unreachable(e.to_string()))?;
-    let resp = client.get(url).send().await.map_err(|e| {
+    let mut req = client.get(url);
+    if let Some((user, password)) = &opts.basic_auth {
+        req = req.basic_auth(user, Some(password));
+    }
+    let resp = req.send().await.map_err(|e| {
         HealthcheckError::Unreachable(if e.is_timeout() {
             "timed out".to_string()
         } else if e.is_connect() {
@@ -38,6 +82,8 @@ pub async fn check(base: &str, timeout: Duration) -> Result<(), HealthcheckError
     })?;
     match resp.status().as_u16() {
         200 => Ok(()),
+        401 if opts.basic_auth.is_none() => Err(HealthcheckError::NeedsAuth),
+        401 => Err(HealthcheckError::BadCredentials),
         s => Err(HealthcheckError::Status(s)),
     }
 }

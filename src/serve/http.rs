@@ -1,8 +1,11 @@
 //! The daemon's HTTP endpoints: /metrics, /-/healthy, /-/ready, POST /-/reload (like
-//! Prometheus), POST /-/burst/{target}/{burst}, the status page at / and /api/v1/recent.
+//! Prometheus, on with `--web.enable-lifecycle`), POST /-/burst/{target}/{burst} (on with
+//! `--web.enable-burst-api`), the status page at / and /api/v1/recent. Every one of them, and
+//! any other path, goes through the web configuration's basic auth.
 
 use super::burst::{BurstStartError, Trigger, start_burst};
 use super::daemon::Inner;
+use super::web::{WebState, auth};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -13,7 +16,7 @@ use std::sync::Arc;
 /// The Prometheus text format's content type.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-pub(crate) fn router(inner: Arc<Inner>) -> Router {
+pub(crate) fn router(inner: Arc<Inner>, web: Arc<WebState>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/metrics", get(metrics))
@@ -22,7 +25,23 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/-/reload", post(reload))
         .route("/-/burst/{target}/{burst}", post(burst))
         .route("/api/v1/recent", get(recent))
+        .fallback(not_found)
         .with_state(inner)
+        .layer(axum::middleware::from_fn_with_state(web, auth::layer))
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "404 page not found\n").into_response()
+}
+
+/// 403 for a control endpoint that is off, naming the flag that turns it on (as Prometheus
+/// answers for its lifecycle API).
+fn disabled(what: &str, flag: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        format!("{what} is not enabled: start the daemon with {flag}.\n"),
+    )
+        .into_response()
 }
 
 async fn metrics(State(inner): State<Arc<Inner>>) -> Response {
@@ -48,6 +67,9 @@ async fn ready(State(inner): State<Arc<Inner>>) -> Response {
 }
 
 async fn reload(State(inner): State<Arc<Inner>>) -> Response {
+    if !inner.web.enable_lifecycle {
+        return disabled("Lifecycle API", "--web.enable-lifecycle");
+    }
     match inner.reload_file().await {
         Ok(s) => (
             StatusCode::OK,
@@ -72,6 +94,9 @@ async fn burst(
     State(inner): State<Arc<Inner>>,
     Path((target, burst)): Path<(String, String)>,
 ) -> Response {
+    if !inner.web.enable_burst_api {
+        return disabled("Burst API", "--web.enable-burst-api");
+    }
     let Some(rt) = inner.target(&target) else {
         return (StatusCode::NOT_FOUND, "no such target\n").into_response();
     };
@@ -102,5 +127,6 @@ async fn page(State(inner): State<Arc<Inner>>) -> Html<String> {
         &inner.shared.recent.snapshot(),
         inner.is_ready(),
         inner.shared.now_unix(),
+        inner.web.enable_burst_api,
     ))
 }

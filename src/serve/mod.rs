@@ -22,9 +22,10 @@ pub mod shared;
 pub mod simulate;
 pub mod status;
 pub mod target;
+pub mod web;
 
 pub use config::ServeConfig;
-pub use daemon::{Daemon, DaemonHandle, ReloadSummary, ServeError, ShutdownReport};
+pub use daemon::{Daemon, DaemonHandle, DaemonOptions, ReloadSummary, ServeError, ShutdownReport};
 
 use crate::cli::{CheckConfigArgs, HealthcheckArgs, ServeArgs};
 use crate::exit::{Exit, UsageError};
@@ -59,31 +60,54 @@ pub async fn run_cli(args: ServeArgs) -> anyhow::Result<Exit> {
                 UsageError("--simulate and --config exclude each other".to_string()).into(),
             );
         }
-        (None, true) => return run_simulated(listen).await,
+        (None, true) => return run_simulated(daemon_options(&args, listen)).await,
     };
     if config.otlp.is_some() {
         tracing::warn!(
             "an otlp: section is configured; this build exports metrics on /metrics only"
         );
     }
-    let handle = Daemon::start(config, listen).await?;
+    let handle = match Daemon::start_with(config, daemon_options(&args, listen)).await {
+        Ok(h) => h,
+        Err(ServeError::Web(e)) => {
+            eprintln!("{e}");
+            return Ok(Exit::Usage);
+        }
+        Err(e) => return Err(e.into()),
+    };
     eprintln!(
-        "fluxprobe serve: metrics at http://{}/metrics",
+        "fluxprobe serve: metrics at {}://{}/metrics",
+        handle.scheme(),
         handle.addr()
     );
     run_until_signal(handle).await
 }
 
+fn daemon_options(args: &ServeArgs, listen: Option<SocketAddr>) -> DaemonOptions {
+    DaemonOptions {
+        listen,
+        web: web::WebOptions {
+            config_file: args.web_config_file.clone(),
+            enable_lifecycle: args.web_enable_lifecycle,
+            enable_burst_api: args.web_enable_burst_api,
+        },
+    }
+}
+
 /// `serve --simulate`: the simulated API in process, probed with the built-in configuration.
-async fn run_simulated(listen: Option<SocketAddr>) -> anyhow::Result<Exit> {
+async fn run_simulated(options: DaemonOptions) -> anyhow::Result<Exit> {
     let sim = simulate::start_simulator()
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the simulated FLUX API: {e}"))?;
     let config = simulate::simulated_config(&sim.base_url())?;
-    let handle = match Daemon::start(config, listen).await {
+    let handle = match Daemon::start_with(config, options).await {
         Ok(h) => h,
         Err(e) => {
             sim.shutdown().await;
+            if let ServeError::Web(e) = e {
+                eprintln!("{e}");
+                return Ok(Exit::Usage);
+            }
             return Err(e.into());
         }
     };
@@ -92,7 +116,8 @@ async fn run_simulated(listen: Option<SocketAddr>) -> anyhow::Result<Exit> {
         sim.base_url()
     );
     eprintln!(
-        "metrics at http://{addr}/metrics, status page at http://{addr}/",
+        "metrics at {scheme}://{addr}/metrics, status page at {scheme}://{addr}/",
+        scheme = handle.scheme(),
         addr = handle.addr()
     );
     let exit = run_until_signal(handle).await;
@@ -148,7 +173,14 @@ pub async fn check_config_cli(args: CheckConfigArgs) -> anyhow::Result<Exit> {
 }
 
 pub async fn healthcheck_cli(args: HealthcheckArgs) -> anyhow::Result<Exit> {
-    match healthcheck::check(&args.url, args.timeout).await {
+    let password = std::env::var("FLUXPROBE_HEALTHCHECK_PASSWORD").unwrap_or_default();
+    let opts = healthcheck::HealthcheckOptions {
+        timeout: args.timeout,
+        basic_auth: args.user.clone().map(|u| (u, password)),
+        cacert: args.cacert.clone(),
+        insecure: args.insecure,
+    };
+    match healthcheck::check(&args.url, &opts).await {
         Ok(()) => Ok(Exit::Ok),
         Err(e) => {
             eprintln!("fluxprobe healthcheck: {e}");

@@ -41,7 +41,13 @@ fn yes_no(v: Option<bool>) -> &'static str {
 }
 
 /// Renders the page. `now` is Unix seconds.
-pub fn render(targets: &BTreeMap<String, TargetRecent>, ready: bool, now: f64) -> String {
+/// `burst_api`: POST /-/burst is on, so each burst gets a "run now" button.
+pub fn render(
+    targets: &BTreeMap<String, TargetRecent>,
+    ready: bool,
+    now: f64,
+    burst_api: bool,
+) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -140,10 +146,19 @@ form{{display:inline}}</style></head><body><h1>fluxprobe</h1>\
                         "—".into(),
                     ),
                 };
+                let button = if burst_api {
+                    format!(
+                        "<form method=post action=\"/-/burst/{}/{}\"><button{}>run now</button></form>",
+                        escape(name),
+                        escape(b),
+                        if running { " disabled" } else { "" },
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     h,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-<td><form method=post action=\"/-/burst/{}/{}\"><button{}>run now</button></form></td></tr>",
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     escape(b),
                     next,
                     if running {
@@ -156,9 +171,7 @@ form{{display:inline}}</style></head><body><h1>fluxprobe</h1>\
                     tput,
                     q,
                     escape(&slo),
-                    escape(name),
-                    escape(b),
-                    if running { " disabled" } else { "" },
+                    button,
                 );
             }
             h.push_str("</table>");
@@ -195,7 +208,7 @@ mod tests {
                 generation_seconds: None,
             },
         );
-        let page = render(&BTreeMap::from([("a".to_string(), t)]), true, 10.0);
+        let page = render(&BTreeMap::from([("a".to_string(), t)]), true, 10.0, false);
         assert!(!page.contains("<script>"), "{page}");
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.contains("http_5xx"));

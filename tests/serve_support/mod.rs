@@ -150,6 +150,18 @@ pub async fn get_status(addr: SocketAddr, path: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// The body of GET `path`.
+pub async fn get_text(addr: SocketAddr, path: &str) -> String {
+    client()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body")
+}
+
 pub async fn post(addr: SocketAddr, path: &str) -> (u16, String) {
     let r = client()
         .post(format!("http://{addr}{path}"))
