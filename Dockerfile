@@ -54,10 +54,13 @@ ENV FLUXPROBE_CONFIG=/etc/fluxprobe/fluxprobe.yml
 
 USER 65532:65532
 
-# /metrics, the status page, /-/healthy, /-/ready and /-/reload (DEFAULT_LISTEN of `serve`).
+# /metrics, the status page, /-/healthy, /-/ready (DEFAULT_LISTEN of `serve`); POST /-/reload and
+# /-/burst with --web.enable-lifecycle / --web.enable-burst-api.
 EXPOSE 9464
 
-# Exec form, no shell: `fluxprobe healthcheck` asks http://127.0.0.1:9464/-/healthy.
+# Exec form, no shell: `fluxprobe healthcheck` asks http://127.0.0.1:9464/-/healthy. With a web
+# config (TLS, basic auth), set FLUXPROBE_HEALTHCHECK_USER and FLUXPROBE_HEALTHCHECK_PASSWORD and
+# override this with `healthcheck --url https://127.0.0.1:9464 --insecure`.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/usr/local/bin/fluxprobe", "healthcheck"]
 
