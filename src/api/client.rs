@@ -112,60 +112,6 @@ pub struct FluxClient {
     secrets: std::sync::Arc<[String]>,
 }
 
-fn read_pem(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, ClientError> {
-    std::fs::read(path).map_err(|e| ClientError::Tls {
-        what,
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
-}
-
-/// Adds the TLS options to a client builder: extra roots, a client identity, or no checks.
-fn apply_tls(
-    mut b: reqwest::ClientBuilder,
-    tls: &TlsOptions,
-    url: &Url,
-) -> Result<reqwest::ClientBuilder, ClientError> {
-    let bad = |what: &'static str, path: &std::path::Path, e: reqwest::Error| ClientError::Tls {
-        what,
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    if let Some(path) = &tls.ca_file {
-        let certs = reqwest::Certificate::from_pem_bundle(&read_pem("CA file", path)?)
-            .map_err(|e| bad("CA file", path, e))?;
-        if certs.is_empty() {
-            return Err(ClientError::Tls {
-                what: "CA file",
-                path: path.display().to_string(),
-                reason: "holds no PEM certificate".to_string(),
-            });
-        }
-        b = b.tls_certs_merge(certs);
-    }
-    match (&tls.cert_file, &tls.key_file) {
-        (Some(cert), Some(key)) => {
-            let mut pem = read_pem("certificate file", cert)?;
-            pem.push(b'\n');
-            pem.extend(read_pem("key file", key)?);
-            let id =
-                reqwest::Identity::from_pem(&pem).map_err(|e| bad("certificate file", cert, e))?;
-            b = b.identity(id);
-        }
-        (None, None) => {}
-        _ => return Err(ClientError::TlsPair),
-    }
-    if tls.insecure_skip_verify {
-        tracing::warn!(
-            target_url = %crate::redact::url(url),
-            "TLS certificate verification is OFF for this target (insecure_skip_verify): \
-             anyone on the path can impersonate it"
-        );
-        b = b.tls_danger_accept_invalid_certs(true);
-    }
-    Ok(b)
-}
-
 /// Shorter values are not scrubbed: they would match ordinary words and figures.
 const MIN_SECRET_CHARS: usize = 4;
 
@@ -336,7 +282,9 @@ impl FluxClient {
             .connect_timeout(cfg.connect_timeout)
             .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
             .redirect(reqwest::redirect::Policy::limited(5));
-        let http = apply_tls(builder, &cfg.tls, &cfg.base_url)?.build()?;
+        let http = builder
+            .tls_backend_preconfigured(super::tls::client_config(&cfg.tls, &cfg.base_url)?)
+            .build()?;
         let mut base = cfg.base_url.clone();
         let trimmed = base.path().trim_end_matches('/').to_string();
         base.set_path(&trimmed);

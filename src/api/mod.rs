@@ -3,6 +3,7 @@
 //! and ends in either a response or an error already classified into an [`Outcome`].
 
 pub mod client;
+pub mod tls;
 pub mod units;
 pub mod wire;
 
