@@ -17,11 +17,16 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )?;
+        // Line 0 means no position (the file could not be read, an environment variable).
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)?;
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )?;
+        }
         if let Some(h) = &self.hint {
             write!(f, "\n  hint: {h}")?;
         }
@@ -166,6 +171,13 @@ mod tests {
             hint: Some("fix it".into()),
         };
         assert_eq!(e.to_string(), "f.yml:3:7: bad\n  hint: fix it");
+        let unplaced = ConfigError {
+            line: 0,
+            column: 0,
+            hint: None,
+            ..e
+        };
+        assert_eq!(unplaced.to_string(), "f.yml: bad");
     }
 
     #[test]

@@ -155,6 +155,7 @@ async fn run_until_signal(handle: DaemonHandle) -> anyhow::Result<Exit> {
             "some probes were still in flight at the end of the grace period (counted as aborted)"
         );
     }
+    tracing::info!("stopped");
     Ok(Exit::Ok)
 }
 
