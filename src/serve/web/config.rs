@@ -436,6 +436,23 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_loads_and_each_of_its_sections_parses_uncommented() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/web.yml");
+        let c = load(&path).unwrap();
+        assert!(c.tls.is_none() && c.users.is_empty());
+        // Uncommented, the header section is valid as written.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text.find("# http_server_config:").unwrap();
+        let headers: String = text[start..]
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = parse(&headers, Path::new(".")).unwrap();
+        assert_eq!(c.headers.len(), 5);
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let e = parse("basic_auth_user:\n  a: b\n", Path::new(".")).unwrap_err();
         assert!(e.contains("basic_auth_user"), "{e}");
