@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-30}
-targets=(${FUZZ_TARGETS:-units wire results config})
+read -r -a targets <<< "${FUZZ_TARGETS:-units wire results config}"
 
 if ! command -v cargo-fuzz >/dev/null; then
   echo "-- installing cargo-fuzz"
