@@ -137,11 +137,17 @@ impl ProbeRecord {
     pub fn schedule_lag(&self) -> f64 {
         self.sent - self.intended
     }
-    /// Response time minus server generation time (time spent waiting, in either queue).
+    /// Time spent waiting, in either queue: the server's own figure when it reports one (queue
+    /// mode), else [`ProbeRecord::response_minus_generation`]. The daemon's queue-wait metric.
     pub fn queue_wait(&self) -> Option<f64> {
         if let Some(w) = self.server_queue_wait {
             return Some(w);
         }
+        self.response_minus_generation()
+    }
+    /// Response time minus server generation time: everything that was not generating (the
+    /// bench report's "Queue wait (response − generation)" and the results file's `queue_wait`).
+    pub fn response_minus_generation(&self) -> Option<f64> {
         self.generation_time
             .map(|g| (self.response_time() - g).max(0.0))
     }
@@ -479,6 +485,14 @@ mod tests {
         assert_eq!(r.service_time(), 4.5);
         assert_eq!(r.schedule_lag(), 0.5);
         assert!((r.queue_wait().unwrap() - 3.28).abs() < 1e-12);
+        assert_eq!(r.queue_wait(), r.response_minus_generation());
+        // The server's figure, when there is one, is the queue wait; the difference stays.
+        let queued = ProbeRecord {
+            server_queue_wait: Some(1.25),
+            ..r.clone()
+        };
+        assert_eq!(queued.queue_wait(), Some(1.25));
+        assert!((queued.response_minus_generation().unwrap() - 3.28).abs() < 1e-12);
         assert_eq!(r.request_id(), "req_0003");
         assert!((r.megapixels() - 0.262144).abs() < 1e-12);
     }

@@ -140,6 +140,18 @@ async fn queue_mode_reports_the_server_side_queue_wait() {
     assert_eq!(summary.server_queue_wait.count, 3);
     let mean = waits.iter().sum::<f64>() / 3.0;
     assert!((summary.server_queue_wait.mean.unwrap() - mean).abs() < 1e-9);
+    // The report's "response − generation" line is just that, not the server's figure.
+    let derived: Vec<f64> = phase
+        .records
+        .iter()
+        .map(|r| r.response_time() - r.generation_time.expect("generation time"))
+        .collect();
+    let derived_mean = derived.iter().sum::<f64>() / 3.0;
+    assert!((summary.queue_wait.mean.unwrap() - derived_mean).abs() < 1e-9);
+    assert!(
+        derived_mean > mean,
+        "response − generation includes polling and transfer"
+    );
     sim.shutdown().await;
 }
 

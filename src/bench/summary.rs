@@ -275,7 +275,11 @@ impl PhaseSummary {
             response_time: summary(&mut successes.iter().map(|r| r.response_time())),
             failure_response_time: summary(&mut failures.iter().map(|r| r.response_time())),
             generation_time: summary(&mut successes.iter().filter_map(|r| r.generation_time)),
-            queue_wait: summary(&mut successes.iter().filter_map(|r| r.queue_wait())),
+            queue_wait: summary(
+                &mut successes
+                    .iter()
+                    .filter_map(|r| r.response_minus_generation()),
+            ),
             server_queue_wait: summary(&mut successes.iter().filter_map(|r| r.server_queue_wait)),
             server_service_time: summary(
                 &mut successes.iter().filter_map(|r| r.server_service_time),

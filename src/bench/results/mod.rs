@@ -183,7 +183,7 @@ fn record_json(r: &ProbeRecord, phase: &PhaseResult, name: &str) -> Value {
         "first_byte_time": r.first_byte,
         "done_time": r.done,
         "service_time": r.service_time(),
-        "queue_wait": r.queue_wait(),
+        "queue_wait": r.response_minus_generation(),
         "server_request_id": r.server_request_id,
         "server_queue_wait": r.server_queue_wait,
         "server_service_time": r.server_service_time,
