@@ -84,6 +84,15 @@ impl std::str::FromStr for SeedArg {
 }
 
 /// Parses "300s", "5m", "1.5s", or a bare number of seconds.
+/// A byte count for --max-body-bytes: "4MiB", "512KiB", "1048576".
+fn parse_max_body(s: &str) -> Result<usize, String> {
+    let n = crate::serve::config_raw::parse_byte_size(s)?;
+    if n == 0 {
+        return Err("the body cap must be above 0".to_string());
+    }
+    usize::try_from(n).map_err(|_| format!("{s:?} is too large"))
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if let Ok(secs) = t.parse::<f64>() {
@@ -197,8 +206,8 @@ pub struct BenchArgs {
     /// Ctrl-C: how long in-flight requests may still finish.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub grace: Duration,
-    /// Body-size cap per response.
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    /// Body-size cap per response: bytes, or with a unit (512KiB, 4MiB, 1GiB).
+    #[arg(long, value_parser = parse_max_body, default_value = "4MiB")]
     pub max_body_bytes: usize,
     /// Skip the status checks before the run.
     #[arg(long)]
@@ -366,7 +375,8 @@ pub struct SimulateArgs {
     /// Fraction of generate answers with a huge body.
     #[arg(long, default_value_t = 0.0)]
     pub huge_body_rate: f64,
-    /// Model loading time at start (unscaled seconds); /health says model_loading until then.
+    /// Model loading time at start, in real seconds: like every timing it is multiplied by
+    /// --time-scale (30s at 0.01 loads for 0.3 s). /health says model_loading until then.
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     pub slow_start: Duration,
     /// Queue capacity of /submit-request (max_queue_size).
@@ -436,6 +446,25 @@ mod tests {
         assert_eq!(b.test_type, TestType::Both);
         assert_eq!(b.save.as_deref(), Some(""));
         assert_eq!(b.plot.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn body_caps_take_units() {
+        assert_eq!(parse_max_body("4MiB"), Ok(4 * 1024 * 1024));
+        assert_eq!(parse_max_body("512KiB"), Ok(512 * 1024));
+        assert_eq!(parse_max_body("1048576"), Ok(1 << 20));
+        assert!(parse_max_body("0").is_err());
+        assert!(parse_max_body("lots").is_err());
+        let cli = Cli::try_parse_from(["fluxprobe", "bench", "--max-body-bytes", "1MiB"]).unwrap();
+        let Command::Bench(b) = cli.command else {
+            panic!("bench")
+        };
+        assert_eq!(b.max_body_bytes, 1 << 20);
+        let cli = Cli::try_parse_from(["fluxprobe", "bench"]).unwrap();
+        let Command::Bench(b) = cli.command else {
+            panic!("bench")
+        };
+        assert_eq!(b.max_body_bytes, 4 << 20, "the default is 4 MiB");
     }
 
     #[test]

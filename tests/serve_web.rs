@@ -201,7 +201,8 @@ async fn tls_and_basic_auth_guard_every_path() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, HealthcheckError::Unreachable(_)), "{e}");
+    assert!(matches!(e, HealthcheckError::Untrusted(_)), "{e}");
+    assert!(e.to_string().contains("--cacert"), "{e}");
     // …unless checks are off.
     healthcheck::check(
         &base,

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 pub enum ServeError {
     #[error("{0}")]
     Config(#[from] ConfigError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
@@ -39,7 +39,7 @@ pub enum ServeError {
     NoConfigFile,
     #[error(transparent)]
     Web(#[from] WebConfigError),
-    #[error("serving on {addr}: {source}")]
+    #[error("serving on {addr}")]
     Serve {
         addr: SocketAddr,
         source: std::io::Error,

@@ -32,6 +32,12 @@ pub enum HealthcheckError {
     NeedsAuth,
     #[error("the daemon refused the credentials (HTTP 401)")]
     BadCredentials,
+    #[error("--user is given but FLUXPROBE_HEALTHCHECK_PASSWORD is not set")]
+    NoPassword,
+    #[error(
+        "the daemon's TLS certificate is not trusted ({0}): give its CA with --cacert, or --insecure for a self-signed one"
+    )]
+    Untrusted(String),
     #[error("--cacert {path}: {message}")]
     CaCert { path: String, message: String },
 }
@@ -72,6 +78,9 @@ pub async fn check(base: &str, opts: &HealthcheckOptions) -> Result<(), Healthch
         req = req.basic_auth(user, Some(password));
     }
     let resp = req.send().await.map_err(|e| {
+        if let Some(reason) = certificate_problem(&e) {
+            return HealthcheckError::Untrusted(reason);
+        }
         HealthcheckError::Unreachable(if e.is_timeout() {
             "timed out".to_string()
         } else if e.is_connect() {
@@ -86,4 +95,26 @@ pub async fn check(base: &str, opts: &HealthcheckOptions) -> Result<(), Healthch
         401 => Err(HealthcheckError::BadCredentials),
         s => Err(HealthcheckError::Status(s)),
     }
+}
+
+/// The certificate error under a failed request, in rustls's words, if that is what it was.
+fn certificate_problem(e: &reqwest::Error) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = next {
+        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(c) => Some(format!("{c:?}")),
+                _ => None,
+            };
+        }
+        // An io::Error's source() skips the error it wraps (rustls's sits two io::Errors deep).
+        next = match s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => s.source(),
+        };
+    }
+    None
 }

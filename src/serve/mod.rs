@@ -174,10 +174,17 @@ pub async fn check_config_cli(args: CheckConfigArgs) -> anyhow::Result<Exit> {
 }
 
 pub async fn healthcheck_cli(args: HealthcheckArgs) -> anyhow::Result<Exit> {
-    let password = std::env::var("FLUXPROBE_HEALTHCHECK_PASSWORD").unwrap_or_default();
+    let password = std::env::var("FLUXPROBE_HEALTHCHECK_PASSWORD").ok();
+    if args.user.is_some() && password.is_none() {
+        eprintln!(
+            "fluxprobe healthcheck: {}",
+            healthcheck::HealthcheckError::NoPassword
+        );
+        return Ok(Exit::Usage);
+    }
     let opts = healthcheck::HealthcheckOptions {
         timeout: args.timeout,
-        basic_auth: args.user.clone().map(|u| (u, password)),
+        basic_auth: args.user.clone().zip(password),
         cacert: args.cacert.clone(),
         insecure: args.insecure,
     };
