@@ -210,6 +210,10 @@ impl PhaseSummary {
             .filter(|(_, g)| g.is_finite() && *g > 0.0)
             .fold((0.0, 0.0), |(s, t), (st, g)| (s + st, t + g));
         let busy: f64 = measured.iter().map(|r| r.service_time().max(0.0)).sum();
+        // A file that does not say how many steps or pixels (0) has no such figures, never 0.
+        let steps_known = successes.iter().all(|r| r.steps > 0);
+        let pixels_known = successes.iter().all(|r| r.width > 0 && r.height > 0);
+        let known = |ok: bool, v: Option<f64>| v.filter(|_| ok);
 
         let vram = measured.iter().filter_map(|r| r.vram_bytes);
 
@@ -268,10 +272,13 @@ impl PhaseSummary {
             wall_time_seconds: wall,
             throughput_rps: per_wall(success as f64),
             images_per_second: per_wall(success as f64),
-            megapixels_per_second: per_wall(megapixels),
-            steps_per_second: per_wall(steps),
-            steps_per_generation_second: ratio(gen_steps, gen_seconds),
-            megapixel_steps_per_second: per_wall(megapixel_steps),
+            megapixels_per_second: known(pixels_known, per_wall(megapixels)),
+            steps_per_second: known(steps_known, per_wall(steps)),
+            steps_per_generation_second: known(steps_known, ratio(gen_steps, gen_seconds)),
+            megapixel_steps_per_second: known(
+                steps_known && pixels_known,
+                per_wall(megapixel_steps),
+            ),
             response_time: summary(&mut successes.iter().map(|r| r.response_time())),
             failure_response_time: summary(&mut failures.iter().map(|r| r.response_time())),
             generation_time: summary(&mut successes.iter().filter_map(|r| r.generation_time)),
@@ -429,7 +436,8 @@ pub(crate) mod tests {
         records[2].vram_bytes = Some(5.0);
         records[4].vram_bytes = Some(9.0);
         records[4].parse_issues = vec!["generation_time".into()];
-        let s = PhaseSummary::from_phase(&phase(records, closed(2)));
+        let measured = phase(records, closed(2));
+        let s = PhaseSummary::from_phase(&measured);
         assert_eq!(
             (s.total, s.success, s.failed, s.aborted, s.warmup),
             (4, 3, 1, 0, 1)
@@ -464,6 +472,16 @@ pub(crate) mod tests {
         assert_eq!(s.failures[0].first_messages, vec!["timeout happened"]);
         assert_eq!(s.parse_issues.get("generation_time"), Some(&1));
         assert!(s.rate.is_none());
+        // Unknown steps (a file that does not give them): no step figures at all.
+        let mut unknown = measured.clone();
+        for r in &mut unknown.records {
+            r.steps = 0;
+        }
+        let u = PhaseSummary::from_phase(&unknown);
+        assert_eq!(u.steps_per_second, None);
+        assert_eq!(u.steps_per_generation_second, None);
+        assert_eq!(u.megapixel_steps_per_second, None);
+        assert_eq!(u.megapixels_per_second, s.megapixels_per_second);
     }
 
     #[test]
