@@ -76,6 +76,15 @@ impl Runner {
     }
 
     async fn point(&self, stage: Stage, offered: Offered, load: Load) -> Point {
+        // Each rate gets its own draw of gaps: with one seed for all, every point inherits the
+        // same sparse or dense draw and the whole sweep is offered too little or too much.
+        let open = match offered {
+            Offered::Rate(r) => OpenLoopOptions {
+                seed: point_seed(self.open.seed, r),
+                ..self.open
+            },
+            Offered::Concurrency(_) => self.open,
+        };
         let plan = PhasePlan {
             mode: self.mode,
             load,
@@ -85,10 +94,7 @@ impl Runner {
         };
         let total = match load {
             Load::Closed { requests, .. } => requests + self.warmup,
-            Load::Open { .. } => plan
-                .schedule(&self.open)
-                .map(|s| s.len() as u64)
-                .unwrap_or(0),
+            Load::Open { .. } => plan.schedule(&open).map(|s| s.len() as u64).unwrap_or(0),
         };
         let label = match offered {
             Offered::Concurrency(c) => format!("C={c}"),
@@ -100,7 +106,7 @@ impl Runner {
         let phase = run_phase_with(
             &self.client,
             &plan,
-            &self.open,
+            &open,
             &self.source,
             &self.control,
             bar.clone(),
@@ -157,5 +163,30 @@ mod tests {
         assert_eq!(sweep_arrivals(Arrivals::Poisson), Arrivals::Poisson);
         let g = Arrivals::Gamma { burstiness: 0.5 };
         assert_eq!(sweep_arrivals(g), g);
+    }
+}
+
+/// The arrival seed of the rate point at `rate`: the sweep's seed mixed with the rate
+/// (splitmix64's finaliser), so that points differ and a rerun draws the same gaps.
+pub fn point_seed(seed: u64, rate: f64) -> u64 {
+    let mut z = seed ^ rate.to_bits().rotate_left(17);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::point_seed;
+
+    #[test]
+    fn each_rate_has_its_own_seed_and_keeps_it() {
+        let rates = [0.55, 1.11, 1.66, 2.22, 13.9, 20.8, 22.5, 24.2];
+        let seeds: std::collections::BTreeSet<u64> =
+            rates.iter().map(|r| point_seed(1, *r)).collect();
+        assert_eq!(seeds.len(), rates.len());
+        assert_eq!(point_seed(1, 22.5), point_seed(1, 22.5));
+        assert_ne!(point_seed(1, 22.5), point_seed(2, 22.5));
     }
 }
