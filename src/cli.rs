@@ -122,10 +122,11 @@ pub struct BenchArgs {
     /// Simulator time scale (with --simulate): 1 = real timings, 0.01 = 100× faster, 0 = instant.
     #[arg(long, default_value_t = 1.0, requires = "simulate")]
     pub sim_time_scale: f64,
-    /// Number of requests (closed loop).
+    /// Number of requests (closed loop; sweep: per point, and a rate point without --duration
+    /// lasts long enough for this many).
     #[arg(long, default_value_t = 10)]
     pub requests: u64,
-    /// Most requests in flight at once.
+    /// Most requests in flight at once (closed loop; a sweep sets its own).
     #[arg(long, default_value_t = 3)]
     pub concurrent: u32,
     /// Open loop: send this many requests per second on schedule, whatever the answers (needs --duration).
@@ -134,10 +135,12 @@ pub struct BenchArgs {
     /// Open loop: how long to send for (e.g. 60s, 5m); needs --rate (sweep: per rate point).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Open loop: how sends are spaced: constant, poisson, or gamma:<burstiness> (1 = Poisson, below 1 burstier).
+    /// Open loop: how sends are spaced: constant, poisson, or gamma:<burstiness> (1 = Poisson,
+    /// below 1 burstier). Sweep rate points use poisson unless gamma is given.
     #[arg(long, default_value = "constant")]
     pub arrivals: crate::bench::arrivals::Arrivals,
-    /// Open loop: seed of the send schedule (same seed, same schedule).
+    /// Open loop: seed of the send schedule (same seed, same schedule; sweep: mixed with each
+    /// point's rate).
     #[arg(long, default_value_t = 1)]
     pub arrival_seed: u64,
     /// Open loop: stop sending when requests in flight and response times keep rising (saturation).
@@ -146,10 +149,12 @@ pub struct BenchArgs {
     /// Which test to run.
     #[arg(long, value_enum, default_value_t = TestType::Concurrent)]
     pub test_type: TestType,
-    /// Save the results as JSON (default name throughput_test_results_YYYYMMDD_HHMMSS.json).
+    /// Save the results as JSON (default name throughput_test_results_YYYYMMDD_HHMMSS.json;
+    /// sweep: sweep_results_YYYYMMDD_HHMMSS.json).
     #[arg(long, num_args = 0..=1, default_missing_value = "")]
     pub save: Option<String>,
-    /// Draw the charts (PNG or SVG by extension; default throughput_test_results.png).
+    /// Draw the charts (PNG or SVG by extension; default throughput_test_results.png; sweep:
+    /// sweep_results_YYYYMMDD_HHMMSS.png).
     #[arg(long, num_args = 0..=1, default_missing_value = "")]
     pub plot: Option<String>,
     /// Per-request timeout (whole exchange; queue mode: submit to completion).
