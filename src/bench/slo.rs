@@ -499,6 +499,16 @@ fn measured_text(r: &ClauseResult, lang: Lang) -> String {
             Lang::En => "nothing measured".to_string(),
             Lang::Zh => "无测量值".to_string(),
         },
+        // Too few requests to claim the percentile: the figure is only an estimate.
+        Some(m)
+            if matches!(r.clause.metric, Metric::Percentile(_))
+                && r.verdict == Verdict::Inconclusive =>
+        {
+            match lang {
+                Lang::En => format!("estimate {m:.4} s"),
+                Lang::Zh => format!("估计值 {m:.4} s"),
+            }
+        }
         Some(m) if r.clause.metric.is_latency() => format!("{m:.4} s"),
         Some(m) if r.clause.metric == Metric::Throughput => format!("{m:.4}/s"),
         Some(m) => format!("{m:.4}"),
@@ -737,6 +747,18 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("19 of 100 requests missed it: missed with 99% confidence"));
+        // An INCONCLUSIVE percentile shows its figure as an estimate only.
+        let line = text
+            .lines()
+            .find(|l| l.contains("p90<96.5s") && l.contains("INCONCLUSIVE"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(line.contains("(estimate "), "{line}");
+        assert!(
+            text.lines()
+                .filter(|l| l.contains("PASS") || l.contains("FAIL"))
+                .all(|l| !l.contains("estimate")),
+            "{text}"
+        );
     }
 
     #[test]
