@@ -1,4 +1,5 @@
-//! The sweep chart: throughput and goodput (top) and p50/p95/p99 response time (bottom)
+//! The sweep chart: throughput and goodput (top) and p50/p95/p99 response time (bottom; p90 too
+//! when an objective is on it)
 //! against offered load — the concurrency of a concurrency sweep, the offered rate of a rate
 //! sweep or search (whose concurrency points only measured the saturated throughput and are
 //! left to the table). Each point's marker on the throughput line is coloured by its verdict;
@@ -258,6 +259,7 @@ impl Chart<'_> {
                     let rt = &p.summary.response_time;
                     let v = match name {
                         "p50" => rt.p50,
+                        "p90" => rt.p90,
                         "p95" => rt.p95,
                         _ => rt.p99,
                     };
@@ -265,11 +267,20 @@ impl Chart<'_> {
                 })
                 .collect()
         };
-        let lines = [
-            ("p50", line("p50"), MEDIAN),
-            ("p95", line("p95"), MEAN),
-            ("p99", line("p99"), FAILURE),
-        ];
+        // An objective on p90 gets its own line, so that its bound is read against its own
+        // percentile (p95 crossing a p90 bound is not a miss).
+        let on_p90 = self
+            .sweep
+            .objectives
+            .iter()
+            .flat_map(|o| o.clauses.iter())
+            .any(|c| matches!(c.metric, Metric::Percentile(q) if (q - 90.0).abs() < 1e-9));
+        let mut lines = vec![("p50", line("p50"), MEDIAN)];
+        if on_p90 {
+            lines.push(("p90", line("p90"), SUCCESS));
+        }
+        lines.push(("p95", line("p95"), MEAN));
+        lines.push(("p99", line("p99"), FAILURE));
         let bounds: Vec<(String, f64)> = self
             .sweep
             .objectives

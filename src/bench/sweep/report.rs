@@ -71,28 +71,46 @@ pub fn point_line(p: &Point) -> String {
     line
 }
 
+/// Whether a point was judged on p90 (the table and the chart then show it).
+pub fn judged_on_p90(points: &[Point]) -> bool {
+    points.iter().filter_map(|p| p.slo.as_ref()).any(|s| {
+        s.results.iter().any(|r| {
+            matches!(r.clause.metric, crate::bench::slo::Metric::Percentile(q) if (q - 90.0).abs() < 1e-9)
+        })
+    })
+}
+
+/// The percentile columns: p50, p95, p99, and p90 when an objective is on it.
+fn percentile_columns(points: &[Point]) -> Vec<&'static str> {
+    if judged_on_p90(points) {
+        vec!["p50", "p90", "p95", "p99"]
+    } else {
+        vec!["p50", "p95", "p99"]
+    }
+}
+
 /// The points as a table.
 pub fn table(points: &[Point]) -> String {
+    let columns = percentile_columns(points);
+    let mut header = vec![
+        "#",
+        "load",
+        "achieved/s",
+        "throughput/s",
+        "goodput/s",
+        "success",
+    ];
+    header.extend(columns.iter().copied());
+    header.push("verdict");
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .force_no_tty()
         .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(vec![
-            "#",
-            "load",
-            "achieved/s",
-            "throughput/s",
-            "goodput/s",
-            "success",
-            "p50",
-            "p95",
-            "p99",
-            "verdict",
-        ]);
+        .set_header(header.clone());
     for (i, p) in points.iter().enumerate() {
         let rt = &p.summary.response_time;
         let pct = |name| percentile_text(rt, name, Lang::En);
-        t.add_row(vec![
+        let mut row = vec![
             (i + 1).to_string(),
             offered_text(p.offered),
             opt_rate(p.achieved_rps()),
@@ -102,13 +120,13 @@ pub fn table(points: &[Point]) -> String {
                 .success_rate
                 .map(|r| format!("{:.1}%", r * 100.0))
                 .unwrap_or_else(|| "—".to_string()),
-            pct("p50"),
-            pct("p95"),
-            pct("p99"),
-            verdict_text(p),
-        ]);
+        ];
+        row.extend(columns.iter().map(|c| pct(c)));
+        row.push(verdict_text(p));
+        t.add_row(row);
     }
-    for i in [0, 2, 3, 4, 5, 6, 7, 8] {
+    // Every column right-aligned but the load and the verdict.
+    for i in (0..header.len() - 1).filter(|i| *i != 1) {
         if let Some(c) = t.column_mut(i) {
             c.set_cell_alignment(CellAlignment::Right);
         }
@@ -122,7 +140,7 @@ pub fn table(points: &[Point]) -> String {
 fn withheld_note(points: &[Point]) -> Option<String> {
     let mut parts = Vec::new();
     let mut level = None;
-    for name in ["p50", "p95", "p99"] {
+    for name in percentile_columns(points) {
         let needed = points
             .iter()
             .map(|p| &p.summary.response_time)
