@@ -301,6 +301,15 @@ impl Daemon {
         options: DaemonOptions,
     ) -> Result<DaemonHandle, ServeError> {
         let web_state = Arc::new(WebState::load(options.web.config_file.as_deref())?);
+        if let Some(path) = &options.web.config_file {
+            let web = web_state.current();
+            tracing::info!(
+                web_config = %path.display(),
+                tls = web.tls.is_some(),
+                basic_auth_users = web.users.len(),
+                "web config loaded"
+            );
+        }
         let metrics = Metrics::new(&config.buckets)?;
         let addr = options.listen.unwrap_or(config.listen);
         let listener = tokio::net::TcpListener::bind(addr)
