@@ -19,6 +19,32 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses the process's arguments, printing clap's message and exiting on an error.
+    pub fn parse_process() -> Self {
+        Self::parse_from_checked(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` like [`Parser::try_parse_from`], and also notes the options whose default
+    /// would otherwise hide a mistake: `sweep --concurrent N` is refused, since a sweep sets
+    /// the concurrency of each point itself.
+    pub fn parse_from_checked<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = <Self as clap::CommandFactory>::command().try_get_matches_from(args)?;
+        let mut cli = <Self as clap::FromArgMatches>::from_arg_matches(&matches)?;
+        if let Command::Sweep(sweep) = &mut cli.command
+            && let Some(m) = matches.subcommand_matches("sweep")
+        {
+            sweep.concurrent_given =
+                m.value_source("concurrent") == Some(clap::parser::ValueSource::CommandLine);
+        }
+        Ok(cli)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -242,6 +268,9 @@ pub struct BenchArgs {
 pub struct SweepArgs {
     #[command(flatten)]
     pub bench: BenchArgs,
+    /// `--concurrent` was given on the command line (set by [`Cli::parse_from_checked`]).
+    #[arg(skip)]
+    pub concurrent_given: bool,
     /// Concurrency sweep: 'auto' (1, 2, 4, … until the knee) or a list, e.g. 1,2,4,8.
     #[arg(long, value_name = "auto|LIST")]
     pub concurrency: Option<String>,

@@ -1,13 +1,12 @@
 //! The `fluxprobe` binary: parse the command line, hand over to the library, map the result to an
 //! exit code.
 
-use clap::Parser;
 use fluxprobe::cli::{Cli, Command};
 use fluxprobe::exit::{Exit, code_for_error};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_process();
     fluxprobe::logging::init(cli.log_format, &cli.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -301,12 +301,14 @@ fn text_report_prints_the_independent_figures() {
                 ("p99", &e.p99),
             ]
             .map(|(name, p)| {
-                let end = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.4}秒"));
+                let end = |v: Option<f64>, beyond: &str| {
+                    v.map_or(beyond.to_string(), |x| format!("{x:.4}秒"))
+                };
                 match p.value {
                     Some(v) => format!(
                         "   {name} {v:.4}秒 (95% 置信区间 {} – {};",
-                        end(p.lower),
-                        end(p.upper)
+                        end(p.lower, "低于最小样本"),
+                        end(p.upper, "超出最大样本")
                     ),
                     None => format!("   {name} — 需要至少 {} 个请求才能达到 95%", p.needed),
                 }

@@ -34,6 +34,30 @@ fn a_sweep_must_be_chosen() {
 }
 
 #[test]
+fn bench_only_options_are_refused_before_the_banner() {
+    for (args, says) in [
+        (
+            &["--simulate", "--rates", "auto", "--concurrent", "5"][..],
+            "--concurrent",
+        ),
+        (
+            &["--simulate", "--concurrency", "auto", "--rate", "2"][..],
+            "--rate",
+        ),
+        (
+            &["--simulate", "--concurrency", "1", "--points", "0"][..],
+            "--points",
+        ),
+    ] {
+        let out = sweep(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("🚀"), "banner before a usage error: {err}");
+    }
+}
+
+#[test]
 fn an_unreachable_target_stops_the_sweep_after_one_point() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -328,8 +328,10 @@ fn publish(rt: &TargetRuntime, r: &BurstReport) {
                 target_name = rt.name(),
                 burst = r.burst,
                 clause = c.clause.text,
-                measured = ?c.measured,
+                measured = c.measured,
                 samples = c.samples,
+                violations = c.violations,
+                more_needed = c.more_needed,
                 verdict = c.verdict.as_str(),
                 "burst SLO clause"
             );

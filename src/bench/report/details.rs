@@ -60,20 +60,25 @@ pub fn percentile_line(
         Some(_) => secs4(lang, v),
         None => "—".to_string(),
     };
+    // An end of the two-sided interval that no sample reaches lies beyond the samples.
+    let low = match e.lower {
+        Some(_) => secs4(lang, e.lower),
+        None => tr(lang, "below the smallest sample", "低于最小样本").to_string(),
+    };
+    let high = match e.upper {
+        Some(_) => secs4(lang, e.upper),
+        None => tr(lang, "beyond the largest sample", "超出最大样本").to_string(),
+    };
     match e.value {
         Some(_) => match lang {
             Lang::En => format!(
-                "{name} {} ({level} CI {} – {}; upper bound {})",
+                "{name} {} ({level} CI {low} – {high}; upper bound {})",
                 secs4(lang, e.value),
-                end(e.lower),
-                end(e.upper),
                 end(e.upper_bound)
             ),
             Lang::Zh => format!(
-                "{name} {} ({level} 置信区间 {} – {}; 上界 {})",
+                "{name} {} ({level} 置信区间 {low} – {high}; 上界 {})",
                 secs4(lang, e.value),
-                end(e.lower),
-                end(e.upper),
                 end(e.upper_bound)
             ),
         },
@@ -125,7 +130,7 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
         o,
         "🔬 {}{} [{}]",
         tr(lang, "fluxprobe details: ", "fluxprobe 详细统计: "),
-        phase_title(s.test_type, lang),
+        phase_title(s.test_type, &s.load, lang),
         s.name
     );
     let _ = writeln!(o, "{RULE}");

@@ -3,7 +3,7 @@
 //! Figures keep the seed's two decimals; fluxprobe's finer figures are in the details section.
 
 use super::text::{self, pad, secs2, tr};
-use crate::bench::model::PhaseResult;
+use crate::bench::model::{Load, PhaseResult};
 use crate::bench::summary::PhaseSummary;
 use crate::cli::Lang;
 use crate::probe::{ProbeMode, ProbeRecord};
@@ -17,11 +17,16 @@ pub const RULE_80: &str =
 /// Rows of the per-request table before "… N more".
 pub const TABLE_ROWS: usize = 20;
 
-/// The seed's name of a phase's report ("并发请求" / "Concurrent requests").
-pub fn phase_title(mode: ProbeMode, lang: Lang) -> &'static str {
-    match mode {
-        ProbeMode::Generate => tr(lang, "Concurrent requests", "并发请求"),
-        ProbeMode::Queue => tr(lang, "Queued requests", "队列请求"),
+/// The name of a phase's report: the seed's ("并发请求" / "Concurrent requests") for N requests
+/// at concurrency C, and an open-loop name for a rate run, whose requests are not held to a
+/// concurrency.
+pub fn phase_title(mode: ProbeMode, load: &Load, lang: Lang) -> &'static str {
+    let open = matches!(load, Load::Open { .. });
+    match (mode, open) {
+        (ProbeMode::Generate, false) => tr(lang, "Concurrent requests", "并发请求"),
+        (ProbeMode::Queue, false) => tr(lang, "Queued requests", "队列请求"),
+        (ProbeMode::Generate, true) => tr(lang, "Open-loop requests", "开环请求"),
+        (ProbeMode::Queue, true) => tr(lang, "Open-loop queued requests", "开环队列请求"),
     }
 }
 
@@ -35,7 +40,7 @@ pub fn phase_block(s: &PhaseSummary, lang: Lang) -> String {
     let _ = writeln!(
         o,
         "📊 {}{}",
-        phase_title(s.test_type, lang),
+        phase_title(s.test_type, &s.load, lang),
         tr(lang, " test report", " 测试报告")
     );
     let _ = writeln!(o, "{RULE_60}");
@@ -186,7 +191,7 @@ pub fn request_table(phase: &PhaseResult, name_phase: bool, lang: Lang) -> Strin
     let mut o = String::new();
     o.push_str(tr(lang, "📋 Results table", "📋 测试结果汇总表"));
     if name_phase {
-        let _ = write!(o, " ({})", phase_title(phase.test_type, lang));
+        let _ = write!(o, " ({})", phase_title(phase.test_type, &phase.load, lang));
     }
     o.push('\n');
     let _ = writeln!(o, "{RULE_80}");

@@ -1,5 +1,5 @@
 use super::*;
-use crate::bench::model::{Load, PhaseResult};
+use crate::bench::model::{BenchResults, Load, PhaseResult};
 use crate::bench::summary::tests::{phase, rec, results_of};
 use crate::outcome::Outcome;
 use serde_json::json;
@@ -89,6 +89,28 @@ fn english_report_has_the_same_structure() {
 }
 
 #[test]
+fn an_open_loop_run_is_not_titled_concurrent() {
+    let mut open = four_successes();
+    open.load = Load::Open {
+        rate: 1.0,
+        duration_seconds: 4.0,
+        max_in_flight: 8,
+    };
+    let results = results_of(vec![open]);
+    let summary = &summarize(&results)[0];
+    let en = seed::phase_block(summary, Lang::En);
+    assert!(en.contains("📊 Open-loop requests test report\n"), "{en}");
+    assert!(!en.contains("Concurrent requests"));
+    let zh = seed::phase_block(summary, Lang::Zh);
+    assert!(zh.contains("📊 开环请求 测试报告\n"), "{zh}");
+    let details = details::render(summary, "0.0.0", Lang::En);
+    assert!(
+        details.contains("fluxprobe details: Open-loop requests"),
+        "{details}"
+    );
+}
+
+#[test]
 fn english_table_header_lines_up_with_rows() {
     let table = seed::request_table(&four_successes(), false, Lang::En);
     let lines: Vec<&str> = table.lines().collect();
@@ -149,18 +171,23 @@ fn failures_show_in_the_table_and_by_reason() {
     assert!(en.contains("   Max response time: 1.00 s\n"));
 }
 
-#[test]
-fn percentiles_carry_their_confidence_or_are_withheld() {
-    let records = (0..10)
+/// n successes, one at a time, answering in 1, 2, …, n s.
+fn answers_of_1_to_n_seconds(n: u64) -> BenchResults {
+    let records = (0..n)
         .map(|i| rec(i, 0.0, 0.0, 1.0 + i as f64, Outcome::Success))
         .collect();
-    let results = results_of(vec![phase(
+    results_of(vec![phase(
         records,
         Load::Closed {
-            requests: 10,
+            requests: n,
             concurrency: 1,
         },
-    )]);
+    )])
+}
+
+#[test]
+fn percentiles_carry_their_confidence_or_are_withheld() {
+    let results = answers_of_1_to_n_seconds(10);
     let en = render_report(&results, Lang::En);
     // By hand, B ~ Bin(10, q): p50 (q = ½) rank 5; P(B ≤ 1) = 0.0107 ≤ 0.025 < P(B ≤ 2) = 0.0547
     // → lower rank 2; P(B ≤ 7) = 0.9453 < 0.975 ≤ P(B ≤ 8) = 0.9893 → upper rank 9, and the
@@ -185,6 +212,23 @@ fn percentiles_carry_their_confidence_or_are_withheld() {
     let en = render_report(&at99, Lang::En);
     assert!(en.contains("99% confidence by order statistics"));
     assert!(en.contains("   p50 5.0000 s (99% CI"), "{en}");
+}
+
+#[test]
+fn an_interval_end_beyond_the_samples_is_said_in_words() {
+    let results = answers_of_1_to_n_seconds(30);
+    // By hand, B ~ Bin(30, 0.9): p90 is rank ⌈27⌉ = 27 → 27 s. P(B ≤ 29) = 1 − 0.9³⁰ = 0.9576:
+    // ≥ 0.95, so the one-sided bound is rank 30 (30 s), but < 0.975, so no sample is high
+    // enough for the two-sided interval's upper end.
+    let en = render_report(&results, Lang::En);
+    assert!(en.contains("   p90 27.0000 s (95% CI "), "{en}");
+    assert!(
+        en.contains(" – beyond the largest sample; upper bound 30.0000 s)\n"),
+        "{en}"
+    );
+    assert!(!en.contains("– —"), "{en}");
+    let zh = render_report(&results, Lang::Zh);
+    assert!(zh.contains(" – 超出最大样本; 上界 30.0000秒)\n"), "{zh}");
 }
 
 #[test]

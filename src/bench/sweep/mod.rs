@@ -342,6 +342,9 @@ fn default_name(ext: &str) -> PathBuf {
 
 /// `fluxprobe sweep`: measure, then save, plot, print and choose the exit code.
 pub async fn run_cli(args: SweepArgs) -> anyhow::Result<Exit> {
+    // Usage errors come before the banner and before any request.
+    validate_common(&args.bench)?;
+    Plan::from_args(&args).map_err(|e| UsageError(e.to_string()))?;
     if let Some(p) = args.bench.plot.as_deref().filter(|p| !p.is_empty()) {
         plot::check_path(std::path::Path::new(p)).map_err(|e| usage(e.to_string()))?;
     }

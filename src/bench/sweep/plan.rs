@@ -232,6 +232,11 @@ impl Plan {
                 "--rate is a bench option; a sweep chooses its rates (--rates, --max-rate-under)",
             );
         }
+        if a.concurrent_given {
+            return opt(
+                "--concurrent is a bench option; a sweep sets each point's concurrency (--concurrency auto|LIST)",
+            );
+        }
         if a.bench.test_type == crate::cli::TestType::Both {
             return opt("a sweep runs one test type: --test-type concurrent or queue");
         }
