@@ -201,15 +201,20 @@ fn the_md1_reference_agrees_with_itself() {
 /// scale. The rule is conservative — PASS needs the share over the bound to be clearly under
 /// 10 % — so the answer tends to sit a little below ρ*.
 ///
-/// The probes are reproducible: the arrival schedule comes from a fixed seed and the simulator
-/// plans service on virtual time, so each probe's count of slow requests is what Lindley's
-/// recursion gives on that schedule, to within a few requests. With this seed every probe's
-/// count is at least half again away from the PASS threshold (for any constant overhead of
-/// 0.1–0.25 S on top of the queue), so timing noise cannot flip a verdict. Over many seeds,
-/// about 70 % of searches with 400 requests per probe land within one step and the rest land
-/// lower: slow requests come in correlated runs (busy periods), so a probe near the bound can
-/// see many more than 10 % of them. The README says so: give probes more requests (or a
-/// longer `--duration`) for a tighter answer.
+/// The probes are reproducible: each one's arrival schedule comes from the sweep's seed mixed
+/// with its rate, and the simulator plans service on virtual time, so each probe's count of
+/// slow requests is what Lindley's recursion gives on that schedule ([`modelled_search`]), to
+/// within the timing noise of the machine (a few requests; about ten near the bound on a
+/// loaded 2-core machine). The test first replays the search on the model and checks that,
+/// with its seed, every probe's count is at least half its allowance away from the PASS
+/// threshold for any constant overhead of 0.1–0.25 S on top of the queue; then the real
+/// search must take the model's path, probe for probe. When the schedules change (another
+/// draw of gaps, another seed mixing), the first check fails and names the probes: choose a
+/// seed for which `modelled_search` clears them again. Over many seeds, about 70 % of
+/// searches with 400 requests per probe land within one step and the rest land lower: slow
+/// requests come in correlated runs (busy periods), so a probe near the bound can see many
+/// more than 10 % of them. The README says so: give probes more requests (or a longer
+/// `--duration`) for a tighter answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_rate_under_p90_lands_within_one_step_of_md1() {
     let scale = 0.006;
@@ -230,23 +235,51 @@ async fn max_rate_under_p90_lands_within_one_step_of_md1() {
     let bound_ms = 5.0 * s_time * 1000.0;
     let objective = format!("p90<{bound_ms:.3}ms");
     let capacity = 1.0 / s_time;
-    let s = sweep(&[
+    let (seed, warmup) = (90u64, 40u64);
+    let url = sim.base_url().to_string();
+    let capacity_text = capacity.to_string();
+    let (seed_text, warmup_text) = (seed.to_string(), warmup.to_string());
+    let extra = [
         "--url",
-        sim.base_url().as_str(),
+        url.as_str(),
         "--max-rate-under",
         &objective,
         "--max-rate",
-        &capacity.to_string(),
+        &capacity_text,
         "--resolution",
         "0.1",
         "--requests",
         "400",
         "--warmup",
-        "40",
+        &warmup_text,
         "--arrival-seed",
-        "20",
-    ])
-    .await;
+        &seed_text,
+    ];
+
+    // The model's search on the sweep's own schedules, for overheads of 0.1–0.25 S.
+    let plan = fluxprobe::bench::sweep::plan::Plan::from_args(&args(&extra)).unwrap();
+    let bound = 5.0 * s_time;
+    let paths: Vec<Vec<ModelProbe>> = [0.10, 0.15, 0.20, 0.25]
+        .iter()
+        .map(|o| modelled_search(&plan, seed, warmup, s_time, o * s_time, bound))
+        .collect();
+    let rates = |p: &[ModelProbe]| p.iter().map(|x| x.rate.to_bits()).collect::<Vec<_>>();
+    for path in &paths {
+        assert_eq!(
+            rates(path),
+            rates(&paths[0]),
+            "the overhead changes the path: {paths:?}"
+        );
+        for p in path {
+            assert!(
+                (p.over as f64 - p.allowed as f64).abs() >= 0.5 * p.allowed as f64,
+                "seed {seed}: a probe is too near its PASS threshold for timing noise not to \
+                 flip it; choose another seed: {p:?} in {paths:?}"
+            );
+        }
+    }
+
+    let s = sweep(&extra).await;
     sim.shutdown().await;
 
     let analytic = md1_utilisation_for(0.90, 5.0) / s_time;
@@ -277,6 +310,13 @@ async fn max_rate_under_p90_lands_within_one_step_of_md1() {
             )
         })
         .collect();
+    let real_rates: Vec<u64> = probes.iter().map(|p| p.0.to_bits()).collect();
+    assert_eq!(
+        real_rates,
+        rates(&paths[0]),
+        "the search left the model's path: probes {probes:?}, model {:?}",
+        paths[0]
+    );
     assert!(
         (found - analytic).abs() <= step,
         "found {found:.2}/s, M/D/1 says {analytic:.2}/s, step {step:.2}/s; probes {probes:?}"
@@ -315,4 +355,65 @@ async fn interrupting_keeps_the_points_measured() {
     assert!(s.interrupted);
     assert_eq!(offered_concurrency(&s), vec![1]);
     assert_eq!(exit_code(&s), Exit::Interrupted);
+}
+
+/// One probe of the rate search as the M/D/1 model sees it on the sweep's own schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ModelProbe {
+    rate: f64,
+    /// Measured requests (warm-up left out).
+    requests: u64,
+    /// Measured requests whose response time, waiting + service + `overhead`, reached the bound.
+    over: u64,
+    /// The most a PASS allows with this many requests (LoadGen's rule).
+    allowed: u64,
+}
+
+/// The rate search the sweep runs, replayed on the model: each probe's schedule is the one the
+/// sweep sends (the same arrivals, seed mixing and warm-up), its queue is Lindley's recursion
+/// with a deterministic service time, and the bisection is the sweep's own.
+fn modelled_search(
+    plan: &fluxprobe::bench::sweep::plan::Plan,
+    seed: u64,
+    warmup: u64,
+    service: f64,
+    overhead: f64,
+    bound: f64,
+) -> Vec<ModelProbe> {
+    use fluxprobe::bench::arrivals::{self, Arrivals};
+    use fluxprobe::bench::sweep::runner::point_seed;
+    use fluxprobe::bench::sweep::search::Bisection;
+    use fluxprobe::stats::early_stopping;
+    let top = plan.max_rate.expect("the test gives --max-rate");
+    let mut b = Bisection::new(top, plan.resolution);
+    let mut probes = Vec::new();
+    while let Some(rate) = b.next() {
+        let offsets = arrivals::schedule(
+            Arrivals::Poisson,
+            rate,
+            plan.rate_point_seconds(rate, 0.99),
+            warmup,
+            point_seed(seed, rate),
+        )
+        .expect("a valid schedule");
+        let mut finish = f64::NEG_INFINITY;
+        let mut over = 0u64;
+        for (i, at) in offsets.iter().enumerate() {
+            let start = finish.max(*at);
+            finish = start + service;
+            if i as u64 >= warmup && finish - at + overhead >= bound {
+                over += 1;
+            }
+        }
+        let requests = offsets.len() as u64 - warmup;
+        let allowed = early_stopping::max_violations(requests, 0.9, 0.99).unwrap_or(0);
+        b.record(rate, over <= allowed);
+        probes.push(ModelProbe {
+            rate,
+            requests,
+            over,
+            allowed,
+        });
+    }
+    probes
 }
