@@ -292,7 +292,8 @@ pub struct SweepArgs {
     /// Each concurrency point sends at least this many rounds of C requests.
     #[arg(long, default_value_t = 8)]
     pub rounds: u64,
-    /// Rate search: stop when the bracket is narrower than this share of the saturated throughput.
+    /// Rate search: stop when the bracket is narrower than this share of the upper end (the
+    /// saturated throughput, or --max-rate).
     #[arg(long, default_value_t = 0.05)]
     pub resolution: f64,
     /// Rate search: highest rate to try (default: the saturated throughput measured first).
@@ -409,7 +410,7 @@ pub struct SimulateArgs {
     /// Fraction of generate answers with a huge body.
     #[arg(long, default_value_t = 0.0)]
     pub huge_body_rate: f64,
-    /// Model loading time at start, in real seconds: like every timing it is multiplied by
+    /// Model loading time at start, in unscaled seconds: like every timing it is multiplied by
     /// --time-scale (30s at 0.01 loads for 0.3 s). /health says model_loading until then.
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     pub slow_start: Duration,

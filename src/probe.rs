@@ -266,17 +266,35 @@ fn apply_error_status(
 ) {
     let detail = Body::parse(body).ok().and_then(|b| wire::error_detail(&b));
     rec.outcome = classify_error_status(status, detail.as_deref());
-    let mut message = match detail {
-        Some(d) => format!("HTTP {status}: {d}"),
-        None => format!(
-            "HTTP {status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(200)])
-        ),
-    };
-    if let Some(secs) = retry_after {
-        message = format!("{message} (Retry-After {secs:.0} s)");
-    }
+    let message = error_status_message(status, detail.as_deref(), body, retry_after);
     rec.error = Some(short_message(&client.scrub(&message)));
+}
+
+/// The message of a non-2xx answer: the status and the Retry-After hint when there is one,
+/// then the server's `detail`, else the start of its body, else that the body was empty. The
+/// body is taken far beyond what a report keeps (the caller scrubs secrets, then cuts), so
+/// that no part of a secret at this cut can survive the final one.
+fn error_status_message(
+    status: u16,
+    detail: Option<&str>,
+    body: &[u8],
+    retry_after: Option<f64>,
+) -> String {
+    const BODY_TEXT_BYTES: usize = 16 * 1024;
+    let mut head = format!("HTTP {status}");
+    if let Some(secs) = retry_after {
+        head = format!("{head} (Retry-After {secs:.0} s)");
+    }
+    match detail {
+        Some(d) => format!("{head}: {d}"),
+        None => {
+            let text = String::from_utf8_lossy(&body[..body.len().min(BODY_TEXT_BYTES)]);
+            match text.trim() {
+                "" => format!("{head} (empty body)"),
+                t => format!("{head}: {t}"),
+            }
+        }
+    }
 }
 
 fn apply_generated(rec: &mut ProbeRecord, g: Generated) {
@@ -454,6 +472,32 @@ mod tests {
         assert_eq!(classify_error_status(422, None), Outcome::Http4xx);
         assert_eq!(classify_error_status(429, None), Outcome::Http429);
         assert_eq!(classify_error_status(502, None), Outcome::Http5xx);
+    }
+
+    #[test]
+    fn error_status_messages() {
+        assert_eq!(
+            error_status_message(500, Some("CUDA out of memory"), b"{}", None),
+            "HTTP 500: CUDA out of memory"
+        );
+        assert_eq!(
+            error_status_message(404, None, b"", None),
+            "HTTP 404 (empty body)"
+        );
+        assert_eq!(
+            error_status_message(502, None, b"  <html>Bad Gateway</html>\n", Some(30.0)),
+            "HTTP 502 (Retry-After 30 s): <html>Bad Gateway</html>"
+        );
+        assert_eq!(
+            error_status_message(429, Some("rate limited"), b"", Some(2.0)),
+            "HTTP 429 (Retry-After 2 s): rate limited"
+        );
+        // The body is cut far beyond a report's length, so the cut after scrubbing decides.
+        let long = vec![b'x'; 100_000];
+        assert_eq!(
+            error_status_message(500, None, &long, None).len(),
+            "HTTP 500: ".len() + 16 * 1024
+        );
     }
 
     #[test]

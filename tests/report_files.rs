@@ -167,7 +167,7 @@ fn interrupted_open_loop_and_queue_run() {
         "{en}"
     );
     // Both phases have their table, named.
-    assert!(en.contains("📋 Results table (Concurrent requests)\n"));
+    assert!(en.contains("📋 Results table (Open-loop requests)\n"));
     assert!(en.contains("📋 Results table (Queued requests)\n"));
     // Queue mode: server-side waits 2 and 3 s.
     assert!(
@@ -200,7 +200,7 @@ fn plot_option_draws_the_charts_after_the_report() {
     fluxprobe::bench::results::save(&results(), &path).unwrap();
     let svg = dir.path().join("charts.svg");
     let text = report(&path, &["--plot", svg.to_str().unwrap()]);
-    assert!(text.contains("📊 Concurrent requests test report"));
+    assert!(text.contains("📊 Open-loop requests test report"));
     let drawn = std::fs::read_to_string(&svg).unwrap();
     assert!(
         drawn.contains("<svg"),

@@ -236,14 +236,36 @@ pub fn classify_reqwest(e: &reqwest::Error) -> Outcome {
 }
 
 fn error_text(e: &reqwest::Error) -> String {
-    let mut text = e.without_url_ref().to_string();
+    let mut causes = Vec::new();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        causes.push(s.to_string());
         src = s.source();
     }
-    short_message(&text)
+    short_message(&chain_text(&e.without_url_ref(), &causes))
+}
+
+/// An error and its causes as one line, kept short enough that the root cause survives the
+/// cut of a report line: hyper's wrapper ("client error (Connect)") and empty links are left
+/// out, and a cause whose text its outer link already ends with is not said twice.
+fn chain_text(kind: &str, causes: &[String]) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    for c in causes {
+        let c = c.trim();
+        if c.is_empty() || c.starts_with("client error (") {
+            continue;
+        }
+        if kept.last().is_some_and(|outer| outer.ends_with(c)) {
+            continue;
+        }
+        kept.push(c);
+    }
+    let mut text = kind.to_string();
+    for c in kept {
+        text.push_str(": ");
+        text.push_str(c);
+    }
+    text
 }
 
 trait WithoutUrl {
@@ -492,6 +514,52 @@ impl FluxClient {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn error_chains_drop_wrappers_and_repeats() {
+        // The chain reqwest gives for a name that does not resolve.
+        let causes = [
+            "client error (Connect)".to_string(),
+            "dns error".to_string(),
+            "error resolving DNS".to_string(),
+            "failed to lookup address information: Name or service not known".to_string(),
+        ];
+        assert_eq!(
+            chain_text("connection failed", &causes),
+            "connection failed: dns error: error resolving DNS: failed to lookup address information: Name or service not known"
+        );
+        // A cause its outer link already ends with is said once.
+        let causes = [
+            "io error: broken pipe".to_string(),
+            "broken pipe".to_string(),
+        ];
+        assert_eq!(
+            chain_text("request failed", &causes),
+            "request failed: io error: broken pipe"
+        );
+        assert_eq!(chain_text("timed out", &[]), "timed out");
+        assert_eq!(
+            chain_text("request failed", &["".into(), "a".into(), "b".into()]),
+            "request failed: a: b"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_says_so_within_a_report_line() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = reqwest::get(format!("http://127.0.0.1:{port}/health"))
+            .await
+            .expect_err("nothing listens there");
+        let text = error_text(&e);
+        assert!(text.starts_with("connection failed: "), "{text}");
+        assert!(!text.contains("client error (Connect)"), "{text}");
+        // The root cause is within the 120 characters a report shows of a message.
+        let shown: String = text.chars().take(120).collect();
+        assert!(shown.to_ascii_lowercase().contains("refused"), "{text}");
+    }
 
     #[test]
     fn scrub_takes_out_every_secret_the_client_sends() {

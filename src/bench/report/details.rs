@@ -389,7 +389,7 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
             let msgs: Vec<String> = g
                 .first_messages
                 .iter()
-                .map(|m| format!("\"{}\"", text::one_line(m, 120)))
+                .map(|m| format!("\"{}\"", text::one_line_ends(m, 120)))
                 .collect();
             let _ = writeln!(o, "   {} ×{}", g.reason, g.count);
             for m in msgs {

@@ -175,7 +175,7 @@ fn unavailable(s: &SystemStatus, endpoint: &str, lang: Lang) -> String {
     let reason = s
         .errors
         .get(endpoint)
-        .map(|r| text::one_line(r, 100))
+        .map(|r| text::one_line_ends(r, 100))
         .unwrap_or_else(|| tr(lang, "not recorded", "未记录").to_string());
     match lang {
         Lang::En => format!("unavailable ({reason})"),
@@ -300,7 +300,7 @@ pub fn render_system_status(s: &SystemStatus, lang: Lang) -> String {
         }
         let status = h.status.as_deref().unwrap_or("?");
         let why = match &h.error {
-            Some(e) => format!("{status}: {}", text::one_line(e, 100)),
+            Some(e) => format!("{status}: {}", text::one_line_ends(e, 100)),
             None => status.to_string(),
         };
         match lang {

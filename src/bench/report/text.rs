@@ -115,6 +115,21 @@ pub fn one_line(s: &str, max: usize) -> String {
     }
 }
 
+/// An error message fit for one report line, cut in the middle when too long: the start says
+/// what failed, the end says why (the root cause of an error chain comes last).
+pub fn one_line_ends(s: &str, max: usize) -> String {
+    let whole = one_line(s, usize::MAX);
+    let n = whole.chars().count();
+    if n <= max {
+        return whole;
+    }
+    let head = max / 3;
+    let tail = max.saturating_sub(head + 1);
+    let start: String = whole.chars().take(head).collect();
+    let end: String = whole.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +153,8 @@ mod tests {
         assert_eq!(num(Some(0.55617), 2), "0.56");
         assert_eq!(one_line("a\nb\tc", 10), "a b c");
         assert_eq!(one_line("abcdefghijkl", 5), "abcd…");
+        assert_eq!(one_line_ends("abcdefghijkl", 7), "ab…ijkl");
+        assert_eq!(one_line_ends("abcdefghijkl", 7).chars().count(), 7);
+        assert_eq!(one_line_ends("abc\ndef", 20), "abc def");
     }
 }

@@ -191,6 +191,13 @@ fn strictest_share(slo: &Slo) -> Option<f64> {
 impl Plan {
     /// Reads the sweep's options (the bench options are checked by `validate_common`).
     pub fn from_args(a: &SweepArgs) -> Result<Plan, PlanError> {
+        if a.concurrent_given {
+            return Err(PlanError::Option(format!(
+                "--concurrent is a bench option; a sweep sets each point's concurrency: \
+                 --concurrency {} for exactly that, or --concurrency auto",
+                a.bench.concurrent
+            )));
+        }
         let kind = match (&a.concurrency, &a.rates, &a.max_rate_under) {
             (Some(c), _, _) => Kind::Concurrency(parse_levels(c)?),
             (_, Some(r), _) => Kind::Rates(parse_rates(r)?),
@@ -230,11 +237,6 @@ impl Plan {
         if a.bench.rate.is_some() {
             return opt(
                 "--rate is a bench option; a sweep chooses its rates (--rates, --max-rate-under)",
-            );
-        }
-        if a.concurrent_given {
-            return opt(
-                "--concurrent is a bench option; a sweep sets each point's concurrency (--concurrency auto|LIST)",
             );
         }
         if a.bench.test_type == crate::cli::TestType::Both {
