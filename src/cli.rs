@@ -305,12 +305,14 @@ pub struct SweepArgs {
 pub struct ReportArgs {
     /// A results file: fluxprobe's or the seed tool's.
     pub file: PathBuf,
-    /// Also draw the charts to this file (PNG or SVG).
-    #[arg(long)]
-    pub plot: Option<PathBuf>,
+    /// Also draw the charts (PNG or SVG by extension; default: the results file's name with
+    /// .png).
+    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    pub plot: Option<String>,
     /// Print the machine-readable summary instead of the text report.
     #[arg(long)]
     pub json: bool,
+    /// Language of the report and the charts.
     #[arg(long, value_enum, default_value_t = Lang::En)]
     pub lang: Lang,
 }

@@ -214,6 +214,53 @@ fn charts_json_and_a_passing_objective() {
     }
 }
 
+/// One simulated GPU at 36 ms per image takes about 28 requests/s; 60/s for 10 s overloads it.
+/// The run stops sending once requests in flight and response times keep rising, waits for
+/// what is in flight, and says why, with the unsent requests counted apart from failures.
+#[test]
+fn stop_on_saturation_ends_an_overloaded_run_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.json");
+    let out = bench(&[
+        "--simulate",
+        "--sim-time-scale",
+        "0.02",
+        "--rate",
+        "60",
+        "--duration",
+        "10s",
+        "--stop-on-saturation",
+        "--save",
+        file.to_str().unwrap(),
+    ]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let v = read_json(&file);
+    let s = &v["summary"]["concurrent"];
+    let n = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("{k} in {s}"));
+    assert_eq!(n("total") + n("skipped") + n("not_started"), 600, "{s}");
+    assert!(n("not_started") > 0, "{s}");
+    assert_eq!(n("failed"), 0, "what was in flight is waited for: {s}");
+    let why = s["stopped_early"].as_str().expect("a reason");
+    assert!(
+        why.starts_with("saturation: requests in flight rose"),
+        "{why}"
+    );
+    assert!(
+        report.contains("⚠️  Saturation: requests in flight rose"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "⏹  Stopped early ({} never sent); when it stopped, the run saw {why}\n",
+            n("not_started")
+        )),
+        "{report}"
+    );
+    assert!(report.contains(&format!("⏸  Not started: {} (never sent", n("not_started"))));
+    assert!(!report.contains("❌ Failures by reason"), "{report}");
+}
+
 #[test]
 fn a_missed_objective_is_exit_3() {
     let out = bench(&[

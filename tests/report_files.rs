@@ -174,7 +174,11 @@ fn interrupted_open_loop_and_queue_run() {
         en.contains("🗄️ Server queue wait: mean 2.5000 s · median 2.5000 s · p95 — (n = 2)\n"),
         "{en}"
     );
-    assert!(en.contains("   not started: 3\n"));
+    assert!(
+        en.contains(
+            "⏸  Not started: 3 (never sent: counted neither as requests nor as failures)\n"
+        )
+    );
     // Objectives from the file: p95 from 4 requests is inconclusive (with none slower, a p95
     // bound needs 0.95ⁿ < 0.01: n = 90), success 4/6 fails.
     assert!(en.contains("🎯 Objectives [concurrent]:\n"));
@@ -216,5 +220,25 @@ fn plot_option_draws_the_charts_after_the_report() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported file type"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unsupported file type"), "{err}");
+    // Refused before the report is printed.
+    assert!(out.stdout.is_empty());
+
+    // With no value, the chart goes next to the results file.
+    let out = Command::cargo_bin("fluxprobe")
+        .unwrap()
+        .arg("report")
+        .arg(&path)
+        .arg("--plot")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let png = dir.path().join("run.png");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("📈 charts saved to {}", png.display())),
+        "{err}"
+    );
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
 }

@@ -38,8 +38,8 @@ fn is_sweep_file(path: &std::path::Path) -> bool {
 /// `fluxprobe report FILE`: the text report (or `--json` summary) of a saved results file,
 /// fluxprobe's or the seed tool's. A file that cannot be read as results is a usage error.
 /// When the run had objectives (`--slo`), they are judged again and shown; the exit code stays
-/// 0 (it is `bench` that fails a run on them). `--plot FILE` also draws the charts, after the
-/// report is printed.
+/// 0 (it is `bench` that fails a run on them). `--plot [FILE]` also draws the charts, after the
+/// report is printed (by default next to the results file, with .png).
 pub async fn report_cli(args: ReportArgs) -> anyhow::Result<Exit> {
     if is_sweep_file(&args.file) {
         return Err(UsageError(format!(
@@ -48,6 +48,17 @@ pub async fn report_cli(args: ReportArgs) -> anyhow::Result<Exit> {
             args.file.display()
         ))
         .into());
+    }
+    // The chart's path is checked before anything is printed.
+    let plot_path = args.plot.as_ref().map(|p| {
+        if p.is_empty() {
+            args.file.with_extension("png")
+        } else {
+            std::path::PathBuf::from(p)
+        }
+    });
+    if let Some(p) = &plot_path {
+        plot::check_path(p).map_err(|e| UsageError(format!("--plot: {e}")))?;
     }
     let results = results::read_file(&args.file).map_err(|e| UsageError(e.to_string()))?;
     let out = if args.json {
@@ -71,11 +82,12 @@ pub async fn report_cli(args: ReportArgs) -> anyhow::Result<Exit> {
         text
     };
     print!("{out}");
-    if let Some(path) = &args.plot {
+    if let Some(path) = &plot_path {
         plot::render(&results, path, args.lang).map_err(|e| match e {
             plot::PlotError::UnsupportedExtension { .. } => UsageError(e.to_string()).into(),
             e => anyhow::Error::from(e),
         })?;
+        eprintln!("📈 charts saved to {}", path.display());
     }
     Ok(Exit::Ok)
 }

@@ -311,16 +311,18 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
         };
     }
     if let Some(why) = &s.stopped_early {
+        // The reason is what the run saw when it stopped; the saturation line above, if any,
+        // is from every record, including the answers that came after the stop.
         let _ = match lang {
             Lang::En => writeln!(
                 o,
-                "⏹  Stopped early ({} never sent): {}",
+                "⏹  Stopped early ({} never sent); when it stopped, the run saw {}",
                 s.not_started,
                 text::one_line(why, 200)
             ),
             Lang::Zh => writeln!(
                 o,
-                "⏹  提前停止 ({} 个未发送): {}",
+                "⏹  提前停止 ({} 个未发送); 停止时观测到 {}",
                 s.not_started,
                 text::one_line(why, 200)
             ),
@@ -383,7 +385,7 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
     }
 
     // Failures.
-    if s.failed > 0 || s.not_started > 0 {
+    if s.failed > 0 {
         o.push_str(tr(lang, "❌ Failures by reason:\n", "❌ 失败原因:\n"));
         for g in &s.failures {
             let msgs: Vec<String> = g
@@ -415,12 +417,20 @@ pub fn render(s: &PhaseSummary, tool_version: &str, lang: Lang) -> String {
                 ),
             };
         }
-        if s.not_started > 0 {
-            let _ = match lang {
-                Lang::En => writeln!(o, "   not started: {}", s.not_started),
-                Lang::Zh => writeln!(o, "   未开始: {}", s.not_started),
-            };
-        }
+    }
+    if s.not_started > 0 {
+        let _ = match lang {
+            Lang::En => writeln!(
+                o,
+                "⏸  Not started: {} (never sent: counted neither as requests nor as failures)",
+                s.not_started
+            ),
+            Lang::Zh => writeln!(
+                o,
+                "⏸  未开始: {} (从未发送: 不计入请求数, 也不计入失败)",
+                s.not_started
+            ),
+        };
     }
     if !s.parse_issues.is_empty() {
         let list: Vec<String> = s

@@ -331,11 +331,10 @@ pub fn exit_code(s: &Sweep) -> Exit {
     }
 }
 
-/// The default file names of a sweep's JSON and chart.
-fn default_name(ext: &str) -> PathBuf {
+/// The default file name of a sweep's JSON or chart, from one time so that the two pair up.
+fn default_name(at: &chrono::DateTime<chrono::Local>, ext: &str) -> PathBuf {
     PathBuf::from(
-        chrono::Local::now()
-            .format(&format!("sweep_results_%Y%m%d_%H%M%S.{ext}"))
+        at.format(&format!("sweep_results_%Y%m%d_%H%M%S.{ext}"))
             .to_string(),
     )
 }
@@ -365,9 +364,10 @@ pub async fn run_cli(args: SweepArgs) -> anyhow::Result<Exit> {
     drop(watch);
     let sweep = sweep?;
     let doc = report::to_json(&sweep);
+    let finished = chrono::Local::now();
     if let Some(save) = &args.bench.save {
         let path = if save.is_empty() {
-            default_name("json")
+            default_name(&finished, "json")
         } else {
             PathBuf::from(save)
         };
@@ -377,7 +377,7 @@ pub async fn run_cli(args: SweepArgs) -> anyhow::Result<Exit> {
     }
     if let Some(p) = &args.bench.plot {
         let path = if p.is_empty() {
-            default_name("png")
+            default_name(&finished, "png")
         } else {
             PathBuf::from(p)
         };
