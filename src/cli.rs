@@ -66,7 +66,8 @@ pub enum Command {
     CheckConfig(CheckConfigArgs),
     /// Run the simulated FLUX API.
     Simulate(SimulateArgs),
-    /// Ask a running `fluxprobe serve` whether it is healthy (for container health checks).
+    /// Ask a running `fluxprobe serve` whether it is healthy (for container health checks):
+    /// exit 0 healthy, 1 anything else (Docker reserves 2).
     Healthcheck(HealthcheckArgs),
     /// Print the bcrypt hash of a password read from standard input, for `basic_auth_users`.
     HashPassword(HashPasswordArgs),
@@ -361,6 +362,7 @@ pub struct HealthcheckArgs {
     /// The daemon's address.
     #[arg(long, default_value = "http://127.0.0.1:9464")]
     pub url: String,
+    /// How long to wait for the answer.
     #[arg(long, value_parser = parse_duration, default_value = "3s")]
     pub timeout: Duration,
     /// Basic-auth user, when the daemon's web config has `basic_auth_users`; the password is

@@ -120,6 +120,44 @@ async fn serve_reloads_on_sighup_and_stops_on_sigterm() {
     assert_eq!(healthcheck(&format!("http://{listen}")), Some(1));
 }
 
+/// A container runtime reads only 0 and 1 (Docker reserves 2): every failure is 1, a mistake
+/// in the command included, and the message names what was asked.
+#[test]
+fn healthcheck_fails_with_1_and_says_where_it_asked() {
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("fluxprobe"));
+        c.arg("healthcheck").args(args);
+        c.env_remove("FLUXPROBE_HEALTHCHECK_PASSWORD");
+        c.env_remove("FLUXPROBE_HEALTHCHECK_USER");
+        if let Some(p) = env {
+            c.env("FLUXPROBE_HEALTHCHECK_PASSWORD", p);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let url = format!("http://{}", closed_port());
+    let (code, err) = run(&["--url", &url, "--timeout", "2s"], None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "no answer from the daemon at {url}/-/healthy: connection failed"
+        )),
+        "{err}"
+    );
+    let (code, err) = run(&["--url", "localhost:9464"], None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("is not an http:// URL"), "{err}");
+    let (code, err) = run(&["--url", &url, "--user", "ops"], None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("FLUXPROBE_HEALTHCHECK_PASSWORD is not set"),
+        "{err}"
+    );
+}
+
 #[test]
 fn serve_with_a_bad_configuration_exits_2_with_the_position() {
     let dir = tempfile::tempdir().unwrap();

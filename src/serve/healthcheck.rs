@@ -22,8 +22,8 @@ pub struct HealthcheckOptions {
 pub enum HealthcheckError {
     #[error("{0:?} is not an http:// URL")]
     BadUrl(String),
-    #[error("no answer from the daemon: {0}")]
-    Unreachable(String),
+    #[error("no answer from the daemon at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
     #[error("the daemon answered HTTP {0}")]
     Status(u16),
     #[error(
@@ -51,6 +51,7 @@ pub async fn check(base: &str, opts: &HealthcheckOptions) -> Result<(), Healthch
     }
     let path = format!("{}/-/healthy", url.path().trim_end_matches('/'));
     url.set_path(&path);
+    let shown = crate::redact::url(&url);
     let mut builder = reqwest::Client::builder().timeout(opts.timeout);
     if let Some(path) = &opts.cacert {
         let ca_error = |message: String| HealthcheckError::CaCert {
@@ -70,9 +71,10 @@ pub async fn check(base: &str, opts: &HealthcheckOptions) -> Result<(), Healthch
     if opts.insecure {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
-    let client = builder
-        .build()
-        .map_err(|e| HealthcheckError::Unreachable(e.to_string()))?;
+    let client = builder.build().map_err(|e| HealthcheckError::Unreachable {
+        url: shown.clone(),
+        reason: e.to_string(),
+    })?;
     let mut req = client.get(url);
     if let Some((user, password)) = &opts.basic_auth {
         req = req.basic_auth(user, Some(password));
@@ -81,13 +83,16 @@ pub async fn check(base: &str, opts: &HealthcheckOptions) -> Result<(), Healthch
         if let Some(reason) = certificate_problem(&e) {
             return HealthcheckError::Untrusted(reason);
         }
-        HealthcheckError::Unreachable(if e.is_timeout() {
-            "timed out".to_string()
-        } else if e.is_connect() {
-            "connection failed".to_string()
-        } else {
-            "request failed".to_string()
-        })
+        HealthcheckError::Unreachable {
+            url: shown.clone(),
+            reason: if e.is_timeout() {
+                "timed out".to_string()
+            } else if e.is_connect() {
+                "connection failed".to_string()
+            } else {
+                "request failed".to_string()
+            },
+        }
     })?;
     match resp.status().as_u16() {
         200 => Ok(()),

@@ -173,6 +173,9 @@ pub async fn check_config_cli(args: CheckConfigArgs) -> anyhow::Result<Exit> {
     }
 }
 
+/// `fluxprobe healthcheck`: exit 0 when the daemon answers healthy, 1 for anything else, a
+/// mistake in the command included, since container runtimes read only 0 and 1 (Docker
+/// reserves 2).
 pub async fn healthcheck_cli(args: HealthcheckArgs) -> anyhow::Result<Exit> {
     let password = std::env::var("FLUXPROBE_HEALTHCHECK_PASSWORD").ok();
     if args.user.is_some() && password.is_none() {
@@ -180,7 +183,7 @@ pub async fn healthcheck_cli(args: HealthcheckArgs) -> anyhow::Result<Exit> {
             "fluxprobe healthcheck: {}",
             healthcheck::HealthcheckError::NoPassword
         );
-        return Ok(Exit::Usage);
+        return Ok(Exit::Runtime);
     }
     let opts = healthcheck::HealthcheckOptions {
         timeout: args.timeout,
