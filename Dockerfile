@@ -15,6 +15,9 @@ ARG DEBIAN_RELEASE=bookworm
 # ---- build ---------------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS build
 WORKDIR /src
+# The image's binary keeps its symbols (function names in a panic's backtrace) but not the line
+# tables of the release profile: 25 MiB instead of 110.
+ENV CARGO_PROFILE_RELEASE_STRIP=debuginfo
 
 # Dependencies first, in a layer of their own: it is rebuilt only when Cargo.toml or Cargo.lock
 # change. Placeholder sources stand in for the crate's own targets while it builds.

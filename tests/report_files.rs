@@ -182,7 +182,7 @@ fn interrupted_open_loop_and_queue_run() {
     // Objectives from the file: p95 from 4 requests is inconclusive (with none slower, a p95
     // bound needs 0.95ⁿ < 0.01: n = 90), success 4/6 fails.
     assert!(en.contains("🎯 Objectives [concurrent]:\n"));
-    assert!(en.contains("❔ INCONCLUSIVE  p95<8s  (no value: 4 requests, the largest would be it) — 0 of 4 requests missed it; 86 more requests needed for 99% confidence (if none of them misses p95<8s)\n"), "{en}");
+    assert!(en.contains("❔ INCONCLUSIVE  p95<8s  (no figure: from 4 requests it would only be the largest) — 0 of 4 requests missed it; 86 more requests needed for 99% confidence (if none of them misses p95<8s)\n"), "{en}");
     assert!(en.contains("❌ FAIL  success>=0.9  (0.6667)\n"));
 
     let zh = report(&path, &["--lang", "zh"]);

@@ -492,7 +492,10 @@ pub fn overall(reports: &[SloReport]) -> Verdict {
 fn measured_text(r: &ClauseResult, lang: Lang) -> String {
     match r.measured {
         None if matches!(r.clause.metric, Metric::Percentile(_)) && r.samples > 0 => match lang {
-            Lang::En => format!("no value: {} requests, the largest would be it", r.samples),
+            Lang::En => format!(
+                "no figure: from {} requests it would only be the largest",
+                r.samples
+            ),
             Lang::Zh => format!("无值: 仅 {} 个请求, 只能取最大值", r.samples),
         },
         None => match lang {
@@ -796,7 +799,7 @@ mod tests {
         assert_eq!(rep.verdict, Verdict::Inconclusive);
         assert_eq!(rep.verdict.exit(), Exit::SloInconclusive);
         let text = render(std::slice::from_ref(&rep), Lang::En);
-        assert!(text.contains("p99<100s  (no value: 10 requests, the largest would be it) — 0 of 10 requests missed it; 449 more requests needed for 99% confidence (if none of them misses p99<100s)"), "{text}");
+        assert!(text.contains("p99<100s  (no figure: from 10 requests it would only be the largest) — 0 of 10 requests missed it; 449 more requests needed for 99% confidence (if none of them misses p99<100s)"), "{text}");
         // A failure elsewhere still wins.
         let rep = evaluate(&Slo::parse("p99<100s,mean<1s").unwrap(), &s);
         assert_eq!(rep.verdict, Verdict::Fail);
