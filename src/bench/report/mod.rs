@@ -8,7 +8,7 @@ pub mod seed;
 pub mod text;
 
 use crate::api::wire::{Body, GpuInfo, Health, ModelStatus, QueueStats};
-use crate::bench::model::{BenchResults, Load, RunConfig, SystemStatus};
+use crate::bench::model::{BenchResults, Load, PhaseResult, RunConfig, SystemStatus};
 use crate::bench::summary::summarize;
 use crate::cli::{Lang, TestType};
 use crate::probe::ProbeMode;
@@ -43,15 +43,37 @@ pub fn render_report(results: &BenchResults, lang: Lang) -> String {
             "(结果中没有测试阶段)\n",
         ));
     }
-    for s in &summaries {
+    for (phase, s) in results.phases.iter().zip(&summaries) {
         out.push('\n');
         out.push_str(&details::render(s, &results.tool_version, lang));
+        if let Some(hint) = wrong_path_hint(phase, lang) {
+            out.push_str(&hint);
+        }
     }
     if results.interrupted {
         out.push('\n');
         out.push_str(&interrupted_banner(lang));
     }
     out
+}
+
+/// A hint when every measured request of a phase was answered 404 or 405: the server is there,
+/// but not the API at this path, which is most often a base URL without its prefix (or with
+/// one too many).
+fn wrong_path_hint(phase: &PhaseResult, lang: Lang) -> Option<String> {
+    let mut statuses = phase.measured().map(|r| r.http_status);
+    let first = statuses.next()??;
+    if !matches!(first, 404 | 405) || !statuses.all(|s| s == Some(first)) {
+        return None;
+    }
+    Some(match lang {
+        Lang::En => format!(
+            "💡 Every request was answered HTTP {first}: the server answers, but not the FLUX API at this path. Is --url the API's base URL (e.g. http://gpu-box:8000, or with its path prefix)?\n"
+        ),
+        Lang::Zh => format!(
+            "💡 所有请求都返回 HTTP {first}: 服务器有响应, 但此路径下没有 FLUX API。--url 是否为 API 的基础地址 (例如 http://gpu-box:8000, 或带上路径前缀)?\n"
+        ),
+    })
 }
 
 /// The banner of an interrupted run.

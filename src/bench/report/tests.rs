@@ -111,6 +111,30 @@ fn an_open_loop_run_is_not_titled_concurrent() {
 }
 
 #[test]
+fn a_404_on_every_request_points_at_the_url() {
+    let answered = |status: u16| {
+        let mut p = four_successes();
+        for r in &mut p.records {
+            r.outcome = Outcome::Http4xx;
+            r.http_status = Some(status);
+        }
+        results_of(vec![p])
+    };
+    let en = render_report(&answered(404), Lang::En);
+    assert!(
+        en.contains("💡 Every request was answered HTTP 404: the server answers, but not the FLUX API at this path."),
+        "{en}"
+    );
+    assert!(render_report(&answered(405), Lang::Zh).contains("💡 所有请求都返回 HTTP 405"));
+    // Not for other answers, nor when some request got through or met another status.
+    assert!(!render_report(&answered(422), Lang::En).contains("💡"));
+    let mut mixed = four_successes();
+    mixed.records[0].outcome = Outcome::Http4xx;
+    mixed.records[0].http_status = Some(404);
+    assert!(!render_report(&results_of(vec![mixed]), Lang::En).contains("💡"));
+}
+
+#[test]
 fn english_table_header_lines_up_with_rows() {
     let table = seed::request_table(&four_successes(), false, Lang::En);
     let lines: Vec<&str> = table.lines().collect();
