@@ -262,6 +262,37 @@ fn stop_on_saturation_ends_an_overloaded_run_with_its_reason() {
 }
 
 #[test]
+fn lang_zh_also_speaks_chinese_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.json");
+    let out = bench(&[
+        "--simulate",
+        "--sim-time-scale",
+        "0",
+        "--requests",
+        "3",
+        "--warmup",
+        "1",
+        "--lang",
+        "zh",
+        "--save",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(" (模拟 API)\n"), "{err}");
+    assert!(err.contains("🔍 检查系统状态 …\n"), "{err}");
+    assert!(
+        err.contains("▶  concurrent 测试: 3 请求, 3 并发 (+1 预热)\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("💾 结果已保存到 {}", file.display())),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missed_objective_is_exit_3() {
     let out = bench(&[
         "--simulate",

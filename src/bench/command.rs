@@ -6,10 +6,11 @@ use super::checkpoint::{CheckpointTask, Recorder};
 use super::interrupt::InterruptWatch;
 use super::model::{BenchResults, Load, PhaseResult, target_unavailable};
 use super::progress::Bar;
+use super::report::text::tr;
 use super::run::{OpenLoopOptions, PhasePlan, RunControl, run_phase_with};
 use super::setup::{prepare, usage, validate_common};
 use super::{plot, report, results, slo, status};
-use crate::cli::{BenchArgs, TestType};
+use crate::cli::{BenchArgs, Lang, TestType};
 use crate::exit::Exit;
 use crate::probe::ProbeMode;
 use anyhow::Context;
@@ -84,11 +85,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     let slo = prepared.slo.clone();
 
     let say: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|line: &str| eprintln!("{line}"));
+    let lang = args.lang;
     say(&format!(
         "🚀 fluxprobe bench → {}{}",
         config.url,
         if args.simulate {
-            " (simulated API)"
+            tr(lang, " (simulated API)", " (模拟 API)")
         } else {
             ""
         }
@@ -96,7 +98,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     let system_status = if args.no_status {
         Default::default()
     } else {
-        say("🔍 checking system status …");
+        say(tr(lang, "🔍 checking system status …", "🔍 检查系统状态 …"));
         status::check(&client, STATUS_TIMEOUT).await
     };
 
@@ -117,7 +119,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
         stop_on_saturation: args.stop_on_saturation,
     };
     let control = RunControl::new();
-    let watch = InterruptWatch::install(control.clone(), args.grace, Arc::clone(&say));
+    let watch = InterruptWatch::install(control.clone(), args.grace, lang, Arc::clone(&say));
     // Named at the start, so that checkpoints and the final results go to one file.
     let save_path = args.save.as_deref().map(|save| {
         if save.is_empty() {
@@ -146,10 +148,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             ProbeMode::Generate => "concurrent",
             ProbeMode::Queue => "queue",
         };
-        say(&format!(
-            "▶  {label} test: {}",
-            describe_load(&load, args.warmup, &config.arrivals)
-        ));
+        let load_text = describe_load(&load, args.warmup, &config.arrivals, lang);
+        say(&match lang {
+            Lang::En => format!("▶  {label} test: {load_text}"),
+            Lang::Zh => format!("▶  {label} 测试: {load_text}"),
+        });
         let bar = Arc::new(Bar::new(total, label, !args.json));
         let recorder = Arc::new(Recorder::new(bar.clone()));
         let checkpoints = match (args.checkpoint, &save_path) {
@@ -174,7 +177,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
         }
         bar.finish();
         if let Some(why) = &phase.stopped_early {
-            say(&format!("⏹  {label} test stopped early: {why}"));
+            say(&match lang {
+                Lang::En => format!("⏹  {label} test stopped early: {why}"),
+                Lang::Zh => format!("⏹  {label} 测试提前停止: {why}"),
+            });
         }
         phases.push(phase);
     }
@@ -192,7 +198,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     if let Some(path) = &save_path {
         results::write_atomic(path, &results::to_json(&results))
             .with_context(|| format!("cannot save the results to {}", path.display()))?;
-        say(&format!("💾 results saved to {}", path.display()));
+        say(&format!(
+            "{}{}",
+            tr(lang, "💾 results saved to ", "💾 结果已保存到 "),
+            path.display()
+        ));
     }
     if let Some(p) = &args.plot {
         let path = if p.is_empty() {
@@ -201,7 +211,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             PathBuf::from(p)
         };
         match plot::render(&results, &path, args.lang) {
-            Ok(()) => say(&format!("📈 charts saved to {}", path.display())),
+            Ok(()) => say(&format!(
+                "{}{}",
+                tr(lang, "📈 charts saved to ", "📈 图表已保存到 "),
+                path.display()
+            )),
             // A chart that cannot be drawn must not lose the measurements.
             Err(e) => say(&format!(
                 "⚠️  cannot draw the charts to {}: {e}",
@@ -227,29 +241,31 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             print!("{}", slo::render(v, args.lang));
         }
     }
-    Ok(exit_code(&results, verdicts.as_deref(), &say))
+    Ok(exit_code(&results, verdicts.as_deref(), lang, &say))
 }
 
-fn describe_load(load: &Load, warmup: u64, arrivals: &str) -> String {
-    let w = if warmup > 0 {
-        format!(" (+{warmup} warm-up)")
-    } else {
-        String::new()
+fn describe_load(load: &Load, warmup: u64, arrivals: &str, lang: Lang) -> String {
+    let w = match (warmup, lang) {
+        (0, _) => String::new(),
+        (_, Lang::En) => format!(" (+{warmup} warm-up)"),
+        (_, Lang::Zh) => format!(" (+{warmup} 预热)"),
     };
-    match load {
+    match *load {
         Load::Closed {
-            requests,
-            concurrency,
-        } => format!("{requests} requests, {concurrency} concurrent{w}"),
+            requests: n,
+            concurrency: c,
+        } => match lang {
+            Lang::En => format!("{n} requests, {c} concurrent{w}"),
+            Lang::Zh => format!("{n} 请求, {c} 并发{w}"),
+        },
         Load::Open {
-            rate,
-            duration_seconds,
-            max_in_flight,
-        } => {
-            format!(
-                "{rate} requests/s ({arrivals}) for {duration_seconds}s, at most {max_in_flight} in flight{w}"
-            )
-        }
+            rate: r,
+            duration_seconds: d,
+            max_in_flight: m,
+        } => match lang {
+            Lang::En => format!("{r} requests/s ({arrivals}) for {d}s, at most {m} in flight{w}"),
+            Lang::Zh => format!("{r} 请求/秒 ({arrivals}), 持续 {d} 秒, 最多 {m} 个进行中{w}"),
+        },
     }
 }
 
@@ -257,13 +273,18 @@ fn describe_load(load: &Load, warmup: u64, arrivals: &str) -> String {
 fn exit_code(
     results: &BenchResults,
     verdicts: Option<&[slo::SloReport]>,
+    lang: Lang,
     say: &Arc<dyn Fn(&str) + Send + Sync>,
 ) -> Exit {
     if results.interrupted {
         return Exit::Interrupted;
     }
     if target_unavailable(results.phases.iter().flat_map(|p| p.measured())) {
-        say("❌ the target could not be reached or was not ready");
+        say(tr(
+            lang,
+            "❌ the target could not be reached or was not ready",
+            "❌ 目标无法连接或未就绪",
+        ));
         return Exit::TargetUnavailable;
     }
     verdicts.map_or(Exit::Ok, |v| slo::overall(v).exit())

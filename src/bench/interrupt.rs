@@ -3,6 +3,7 @@
 //! still ends with a report and (with --save) a complete file.
 
 use super::run::RunControl;
+use crate::cli::Lang;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,10 +15,11 @@ pub struct InterruptWatch {
 }
 
 impl InterruptWatch {
-    /// Installs the handler for `control`. `say` prints a line for the user.
+    /// Installs the handler for `control`. `say` prints a line for the user, in `lang`.
     pub fn install(
         control: RunControl,
         grace: Duration,
+        lang: Lang,
         say: Arc<dyn Fn(&str) + Send + Sync>,
     ) -> InterruptWatch {
         let interrupted = Arc::new(AtomicBool::new(false));
@@ -28,17 +30,25 @@ impl InterruptWatch {
             }
             flag.store(true, Ordering::SeqCst);
             control.stop.cancel();
-            say(&format!(
-                "⏹  interrupted: no new requests; waiting up to {:.1}s for those in flight (Ctrl-C again to stop now)",
-                grace.as_secs_f64()
-            ));
+            let grace_s = grace.as_secs_f64();
+            say(&match lang {
+                Lang::En => format!(
+                    "⏹  interrupted: no new requests; waiting up to {grace_s:.1}s for those in flight (Ctrl-C again to stop now)"
+                ),
+                Lang::Zh => format!(
+                    "⏹  已中断 (interrupted): 不再发送新请求; 最多等待 {grace_s:.1} 秒让进行中的请求完成 (再按 Ctrl-C 立即停止)"
+                ),
+            });
             let abort = control.abort.clone();
             let grace_timer = tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
                 abort.cancel();
             });
             if wait_for_signal().await.is_ok() {
-                say("⏹  stopping now: requests still in flight are counted as aborted");
+                say(match lang {
+                    Lang::En => "⏹  stopping now: requests still in flight are counted as aborted",
+                    Lang::Zh => "⏹  立即停止: 仍在进行中的请求计为 aborted",
+                });
             }
             control.abort.cancel();
             grace_timer.abort();

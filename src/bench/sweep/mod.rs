@@ -349,7 +349,12 @@ pub async fn run_cli(args: SweepArgs) -> anyhow::Result<Exit> {
     }
     let say: Say = Arc::new(|line: &str| eprintln!("{line}"));
     let control = RunControl::new();
-    let watch = InterruptWatch::install(control.clone(), args.bench.grace, Arc::clone(&say));
+    let watch = InterruptWatch::install(
+        control.clone(),
+        args.bench.grace,
+        args.bench.lang,
+        Arc::clone(&say),
+    );
     say(&format!(
         "🚀 fluxprobe sweep{}",
         if args.bench.simulate {
