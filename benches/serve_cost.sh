@@ -56,30 +56,13 @@ trap 'exit 130' INT TERM
 
 log() { echo "[serve_cost $(date +%T)] $*" >&2; }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Waits (at most 10 s) until a URL answers 2xx.
-wait_url() {
-  local _
-  for _ in $(seq 200); do
-    curl -sf -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.05
-  done
-  echo "no answer from $1 within 10 s" >&2
-  return 1
-}
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-# Private memory only (VmRSS less the mapped binary and libraries).
-anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
+# shellcheck source=benches/common.sh
+. benches/common.sh
 # "VmRSS (RssAnon)" in MiB.
 mem() { echo "$(mib "$(rss_kib "$1")") ($(mib "$(anon_kib "$1")"))"; }
 # utime + stime in clock ticks (fields 14 and 15; the command name may hold spaces).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 now() { date +%s.%N; }
-mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
 # Sum of a metric's samples in a scrape file (every label set of the name).
 metric_sum() { awk -v n="$2{" 'index($0, n) == 1 {s += $NF} END {printf "%.0f", s}' "$1"; }

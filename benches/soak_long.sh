@@ -97,27 +97,10 @@ fail() {
   log "FAIL: $*"
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Waits (at most 10 s) until a URL answers 2xx.
-wait_url() {
-  local _
-  for _ in $(seq 200); do
-    curl -sf -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.05
-  done
-  echo "no answer from $1 within 10 s" >&2
-  return 1
-}
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-# Private memory only (VmRSS less the mapped binary and libraries).
-anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
+# shellcheck source=benches/common.sh
+. benches/common.sh
 threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 now() { date +%s.%N; }
 # a >= b, for decimals.
 ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }
@@ -198,11 +181,12 @@ done
 
 # Sets the faults (a JSON object of the simulator's Faults; missing fields are off) and the GPU
 # count on every simulator.
+put_json() { curl -sf --max-time 5 -o /dev/null -X PUT -H 'content-type: application/json' -d "$2" "$1"; }
 set_faults() {
   local u
   for u in "${SIM_URLS[@]}"; do
-    curl -sf --max-time 5 -o /dev/null -X PUT -H 'content-type: application/json' -d "$1" "$u/_sim/faults"
-    curl -sf --max-time 5 -o /dev/null -X PUT -H 'content-type: application/json' -d "{\"gpus\": $2}" "$u/_sim/gpus"
+    put_json "$u/_sim/faults" "$1"
+    put_json "$u/_sim/gpus" "{\"gpus\": $2}"
   done
 }
 
@@ -212,8 +196,8 @@ set_faults() {
 renew_gpus() {
   local u
   for u in "${SIM_URLS[@]}"; do
-    curl -sf --max-time 5 -o /dev/null -X PUT -H 'content-type: application/json' -d '{"gpus": 0}' "$u/_sim/gpus"
-    curl -sf --max-time 5 -o /dev/null -X PUT -H 'content-type: application/json' -d "{\"gpus\": $GPUS}" "$u/_sim/gpus"
+    put_json "$u/_sim/gpus" '{"gpus": 0}'
+    put_json "$u/_sim/gpus" "{\"gpus\": $GPUS}"
   done
 }
 
