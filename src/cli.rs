@@ -67,7 +67,7 @@ pub enum Command {
     /// Run the simulated FLUX API.
     Simulate(SimulateArgs),
     /// Ask a running `fluxprobe serve` whether it is healthy (for container health checks):
-    /// exit 0 healthy, 1 anything else (Docker reserves 2).
+    /// exit 0 healthy, 1 not healthy or not reachable (Docker reserves 2).
     Healthcheck(HealthcheckArgs),
     /// Print the bcrypt hash of a password read from standard input, for `basic_auth_users`.
     HashPassword(HashPasswordArgs),

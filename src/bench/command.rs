@@ -211,11 +211,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             PathBuf::from(p)
         };
         match plot::render(&results, &path, args.lang) {
-            Ok(()) => say(&format!(
-                "{}{}",
-                tr(lang, "📈 charts saved to ", "📈 图表已保存到 "),
-                path.display()
-            )),
+            Ok(()) => say(&plot::saved_line(&path, lang)),
             // A chart that cannot be drawn must not lose the measurements.
             Err(e) => say(&format!(
                 "⚠️  cannot draw the charts to {}: {e}",

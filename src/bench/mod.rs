@@ -83,11 +83,9 @@ pub async fn report_cli(args: ReportArgs) -> anyhow::Result<Exit> {
     };
     print!("{out}");
     if let Some(path) = &plot_path {
-        plot::render(&results, path, args.lang).map_err(|e| match e {
-            plot::PlotError::UnsupportedExtension { .. } => UsageError(e.to_string()).into(),
-            e => anyhow::Error::from(e),
-        })?;
-        eprintln!("📈 charts saved to {}", path.display());
+        // The extension was checked above: what fails here is drawing or writing.
+        plot::render(&results, path, args.lang)?;
+        eprintln!("{}", plot::saved_line(path, args.lang));
     }
     Ok(Exit::Ok)
 }

@@ -173,9 +173,9 @@ pub async fn check_config_cli(args: CheckConfigArgs) -> anyhow::Result<Exit> {
     }
 }
 
-/// `fluxprobe healthcheck`: exit 0 when the daemon answers healthy, 1 for anything else, a
-/// mistake in the command included, since container runtimes read only 0 and 1 (Docker
-/// reserves 2).
+/// `fluxprobe healthcheck`: exit 0 when the daemon answers healthy, 1 when it does not or
+/// cannot be asked (a bad URL or missing password included), since container runtimes read
+/// only 0 and 1 (Docker reserves 2). Options clap cannot parse still exit 2, as every command's.
 pub async fn healthcheck_cli(args: HealthcheckArgs) -> anyhow::Result<Exit> {
     let password = std::env::var("FLUXPROBE_HEALTHCHECK_PASSWORD").ok();
     if args.user.is_some() && password.is_none() {

@@ -48,6 +48,15 @@ pub enum PlotError {
 }
 
 /// The seed tool's chart file name.
+/// The line that says where the charts were drawn.
+pub fn saved_line(path: &Path, lang: Lang) -> String {
+    format!(
+        "{}{}",
+        crate::bench::report::text::tr(lang, "📈 charts saved to ", "📈 图表已保存到 "),
+        path.display()
+    )
+}
+
 pub fn default_plot_name() -> &'static str {
     "throughput_test_results.png"
 }

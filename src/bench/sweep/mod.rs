@@ -236,6 +236,15 @@ pub async fn measure(
 ) -> anyhow::Result<Sweep> {
     validate_common(&args.bench)?;
     let plan = Plan::from_args(args).map_err(|e| UsageError(e.to_string()))?;
+    // The banner comes once the options are known to be usable, before the target is touched.
+    say(&format!(
+        "🚀 fluxprobe sweep{}",
+        if args.bench.simulate {
+            " (simulated API)"
+        } else {
+            ""
+        }
+    ));
     let prepared = prepare(&args.bench).await?;
     let (objectives, objectives_text) =
         objectives(&plan, prepared.slo.as_ref(), args.bench.slo.as_deref());
@@ -341,9 +350,6 @@ fn default_name(at: &chrono::DateTime<chrono::Local>, ext: &str) -> PathBuf {
 
 /// `fluxprobe sweep`: measure, then save, plot, print and choose the exit code.
 pub async fn run_cli(args: SweepArgs) -> anyhow::Result<Exit> {
-    // Usage errors come before the banner and before any request.
-    validate_common(&args.bench)?;
-    Plan::from_args(&args).map_err(|e| UsageError(e.to_string()))?;
     if let Some(p) = args.bench.plot.as_deref().filter(|p| !p.is_empty()) {
         plot::check_path(std::path::Path::new(p)).map_err(|e| usage(e.to_string()))?;
     }
@@ -355,14 +361,6 @@ pub async fn run_cli(args: SweepArgs) -> anyhow::Result<Exit> {
         args.bench.lang,
         Arc::clone(&say),
     );
-    say(&format!(
-        "🚀 fluxprobe sweep{}",
-        if args.bench.simulate {
-            " (simulated API)"
-        } else {
-            ""
-        }
-    ));
     // A bar on a terminal only: per-point progress lines would drown the sweep's own lines.
     let bars = !args.bench.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let sweep = measure(&args, control, Arc::clone(&say), bars).await;
