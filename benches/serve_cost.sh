@@ -41,31 +41,19 @@ else
 fi
 CLK_TCK=$(getconf CLK_TCK)
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
-WORK=$(mktemp -d)
-PIDS=()
 SIM_PIDS=()
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "[serve_cost $(date +%T)] $*" >&2; }
 
 # shellcheck source=benches/common.sh
 . benches/common.sh
+
+log() { echo "[serve_cost $(date +%T)] $*" >&2; }
+
 # "VmRSS (RssAnon)" in MiB.
 mem() { echo "$(mib "$(rss_kib "$1")") ($(mib "$(anon_kib "$1")"))"; }
 # utime + stime in clock ticks (fields 14 and 15; the command name may hold spaces).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-now() { date +%s.%N; }
 
-# Sum of a metric's samples in a scrape file (every label set of the name).
-metric_sum() { awk -v n="$2{" 'index($0, n) == 1 {s += $NF} END {printf "%.0f", s}' "$1"; }
+# Samples in a scrape file.
 series_count() { grep -vc '^#' "$1"; }
 
 # Nearest-rank quantile of a file of numbers, times a factor.
@@ -120,7 +108,6 @@ stop_daemon() {
   wait "$DAEMON" 2>/dev/null || true
 }
 
-scrape() { curl -sf --max-time 10 -o "$1" "$DAEMON_URL/metrics"; }
 
 sims_ticks() {
   local p s=0

@@ -75,21 +75,13 @@ else
   BIN=${CARGO_TARGET_DIR:-target}/release/fluxprobe
 fi
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
-WORK=$(mktemp -d)
-PIDS=()
 SIM_PIDS=()
 SIM_URLS=()
 DAEMON=""
 FAILURES=()
 
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=benches/common.sh
+. benches/common.sh
 
 log() { echo "[soak_long $(date +%T)] $*" >&2; }
 fail() {
@@ -97,19 +89,15 @@ fail() {
   log "FAIL: $*"
 }
 
-# shellcheck source=benches/common.sh
-. benches/common.sh
 threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-now() { date +%s.%N; }
 # a >= b, for decimals.
 ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }
 since() { awk -v t0="$1" -v t1="$(now)" 'BEGIN {printf "%.0f", t1 - t0}'; }
 # Thousands separators for the tables.
 num() { awk -v n="$1" 'BEGIN {s = sprintf("%.0f", n); o = ""; while (length(s) > 3) {o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3)} print s o}'; }
 
-scrape() { curl -sf --max-time 10 -o "$1" "$DAEMON_URL/metrics"; }
-probes_in() { awk 'index($0, "fluxprobe_requests_total{") == 1 {s += $NF} END {printf "%.0f", s}' "$1"; }
+probes_in() { metric_sum "$1" fluxprobe_requests_total; }
 
 # Boils a scrape down to "key value" lines: probes, failures and HTTP answers by reason and code,
 # successes and failures by the histogram's outcome label, skipped probes, and the status side
