@@ -11,6 +11,7 @@ use crate::probe::ProbeRecord;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// A progress sink that also keeps the records of the phase running now, for checkpoints.
 pub struct Recorder {
@@ -80,6 +81,7 @@ impl Progress for Recorder {
 /// The background task that writes checkpoints during one phase.
 pub struct CheckpointTask {
     task: tokio::task::JoinHandle<()>,
+    stop: CancellationToken,
 }
 
 impl CheckpointTask {
@@ -93,16 +95,24 @@ impl CheckpointTask {
         plan: PhasePlan,
         recorder: Arc<Recorder>,
     ) -> CheckpointTask {
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    biased;
+                    _ = stopped.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
                 let mut run = base.clone();
                 run.phases.push(recorder.partial_phase(&plan));
                 run.interrupted = true;
                 let path = path.clone();
+                // Awaited to the end, never cancelled: a write still running on the blocking
+                // pool after `stop` could rename a checkpoint over the final results.
                 let written = tokio::task::spawn_blocking(move || {
                     results::write_atomic(&path, &results::to_json(&run))
                 })
@@ -114,12 +124,13 @@ impl CheckpointTask {
                 }
             }
         });
-        CheckpointTask { task }
+        CheckpointTask { task, stop }
     }
 
-    /// Stops checkpointing (before the final results are written over the last checkpoint).
+    /// Stops checkpointing and returns once no checkpoint write is under way, so that the
+    /// final results written next are the file's last word.
     pub async fn stop(self) {
-        self.task.abort();
+        self.stop.cancel();
         let _ = self.task.await;
     }
 }
